@@ -1,0 +1,247 @@
+"""Report writing shared by the experiments: ``report.md`` with embedded figures, ``report.json``.
+
+Nothing here is needed unless a report is written; matplotlib is imported lazily with the Agg backend,
+so the library never depends on a display or on matplotlib being installed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Report", "markdown_table", "save_figure", "plot_image_grid", "pyplot", "to_jsonable"]
+
+
+def pyplot():
+    """Return ``matplotlib.pyplot`` with the non-interactive Agg backend (clear error if missing)."""
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("Figures need matplotlib: pip install 'gahb[plot]'.") from exc
+    if matplotlib.get_backend().lower() != "agg":
+        matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _fmt(value, precision: int = 3) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return str(int(value))
+    if isinstance(value, (numbers.Real, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 10 ** (-precision)):
+            return f"{v:.{precision}g}"
+        return f"{v:.{precision}f}"
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(rows, columns=None, precision: int = 3) -> str:
+    """Render rows as a GitHub markdown table.
+
+    Parameters
+    ----------
+    rows : list of dict, or dict of sequences
+        One dict per row, or a column -> values mapping (as from ``DataFrame.to_dict("list")``).
+    columns : list of str, default=None
+        Column order (default: keys of the first row / of the mapping).
+    precision : int, default=3
+        Digits after the point for floats.
+
+    Returns
+    -------
+    table : str
+    """
+    if isinstance(rows, dict):
+        keys = list(rows) if columns is None else list(columns)
+        n = len(next(iter(rows.values()))) if rows else 0
+        rows = [{k: rows[k][i] for k in keys} for i in range(n)]
+    rows = list(rows)
+    if columns is None:
+        columns = list(rows[0]) if rows else []
+    lines = ["| " + " | ".join(str(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row.get(c), precision) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def to_jsonable(obj):
+    """Convert numpy scalars/arrays, paths and tuples to plain JSON types; non-finite floats -> None."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (numbers.Integral, np.integer)):
+        return int(obj)
+    if isinstance(obj, (numbers.Real, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, str):
+        return obj
+    return str(obj)
+
+
+def save_figure(fig, path, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as PNG (creating folders) and close it; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    pyplot().close(fig)
+    return path
+
+
+def plot_image_grid(images, image_shape=None, *, row_labels=None, col_labels=None, title=None,
+                    vmin=0.0, vmax=1.0, cell_size: float = 0.9, cmap="gray"):
+    """Plot images on a grid, one row per group.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_rows, n_cols, n_features) or (n_rows, n_cols, H, W[, C]), or list of 2-D arrays
+        Rows of images (a 2-D ``(n, n_features)`` array is one row). NaN images are shown blank.
+    image_shape : tuple, default=None
+        ``(H, W)`` or ``(C, H, W)`` used to reshape flat rows.
+    row_labels, col_labels : list of str, default=None
+        Labels on the left of each row / above each column.
+    title : str, default=None
+    vmin, vmax : float, default=0.0, 1.0
+        Grey range; ``None`` scales each image to its own range.
+    cell_size : float, default=0.9
+        Inches per image.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = pyplot()
+    rows = [np.asarray(r, dtype=np.float64) for r in images]
+    if len(rows) and rows[0].ndim == 1:  # a single row of flat images
+        rows = [np.stack(rows)]
+    n_rows = len(rows)
+    n_cols = max((len(r) for r in rows), default=0)
+    if n_rows == 0 or n_cols == 0:
+        raise ValueError("plot_image_grid needs at least one image.")
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_size * n_cols + 0.8, cell_size * n_rows + 0.4),
+                             squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_visible(False)
+            if j >= len(row):
+                continue
+            img = _as_display(row[j], image_shape)
+            if img is not None:
+                ax.imshow(img, cmap=cmap if img.ndim == 2 else None, vmin=vmin, vmax=vmax,
+                          interpolation="nearest")
+            if i == 0 and col_labels is not None and j < len(col_labels):
+                ax.set_title(str(col_labels[j]), fontsize=7)
+        if row_labels is not None and i < len(row_labels):
+            axes[i, 0].set_ylabel(str(row_labels[i]), fontsize=8, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return fig
+
+
+def _as_display(img, image_shape):
+    img = np.asarray(img, dtype=np.float64)
+    if not np.all(np.isfinite(img)):
+        return None
+    if img.ndim == 1:
+        if image_shape is None:
+            side = int(round(math.sqrt(img.size)))
+            if side * side != img.size:
+                raise ValueError("Flat images need image_shape unless they are square.")
+            image_shape = (side, side)
+        img = img.reshape(image_shape)
+    if img.ndim == 3 and img.shape[0] in (1, 3) and img.shape[-1] not in (1, 3):  # (C, H, W) -> (H, W, C)
+        img = np.moveaxis(img, 0, -1)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.ndim == 3:
+        img = np.clip(img, 0, 1)
+    return img
+
+
+class Report:
+    """A tiny builder for an experiment report folder: ``report.md``, ``report.json`` and PNG figures.
+
+    Parameters
+    ----------
+    output_dir : str or Path
+        Folder to write into (created).
+    title : str
+        First heading of ``report.md``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rep = Report(tempfile.mkdtemp(), "Demo")
+    >>> rep.add_text("Hello.")
+    >>> rep.add_table([{"N": 1, "mem": 1.0}])
+    >>> rep.data["answer"] = 42
+    >>> md_path, json_path = rep.write()
+    """
+
+    def __init__(self, output_dir, title: str):
+        self.output_dir = Path(output_dir)
+        self.title = title
+        self.parts: list[str] = []
+        self.data: dict = {}
+        self.figures: list[str] = []
+        self._t0 = time.perf_counter()
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+
+    def add_heading(self, text: str, level: int = 2) -> None:
+        self.parts.append("#" * level + " " + text)
+
+    def add_text(self, text: str) -> None:
+        self.parts.append(text.strip())
+
+    def add_table(self, rows, columns=None, precision: int = 3, caption: str | None = None) -> None:
+        if caption:
+            self.parts.append(caption)
+        self.parts.append(markdown_table(rows, columns, precision))
+
+    def add_figure(self, fig, name: str, caption: str = "", dpi: int = 100) -> Path:
+        """Save ``fig`` as ``<output_dir>/<name>.png`` and embed it in the markdown with a relative link."""
+        fname = name if name.endswith(".png") else name + ".png"
+        path = save_figure(fig, self.output_dir / fname, dpi=dpi)
+        self.figures.append(fname)
+        self.parts.append(f"![{caption or name}]({fname})" + (f"\n\n*{caption}*" if caption else ""))
+        return path
+
+    def write(self, md_name: str = "report.md", json_name: str = "report.json"):
+        """Write ``report.md`` and ``report.json``; returns both paths."""
+        data = dict(self.data)
+        data.setdefault("title", self.title)
+        data.setdefault("figures", list(self.figures))
+        data.setdefault("report_seconds", time.perf_counter() - self._t0)
+        md = "# " + self.title + "\n\n" + "\n\n".join(self.parts) + "\n"
+        md_path = self.output_dir / md_name
+        json_path = self.output_dir / json_name
+        md_path.write_text(md, encoding="utf-8")
+        tmp = json_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(to_jsonable(data), indent=2, allow_nan=False), encoding="utf-8")
+        os.replace(tmp, json_path)
+        return md_path, json_path
