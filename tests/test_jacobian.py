@@ -1,0 +1,152 @@
+"""Exactness of the Jacobian tools: dense J, eigenpairs, trace, asymmetry, Lanczos, Hutchinson."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+from gahb import jacobian as jb
+
+
+class LinearDenoiser(nn.Module):
+    """f(y) = A y with a known matrix A: its Jacobian is A everywhere."""
+
+    def __init__(self, A, shape):
+        super().__init__()
+        self.register_buffer("A", torch.as_tensor(A, dtype=torch.float64))
+        self.shape = shape
+
+    def forward(self, y):
+        out = y.reshape(y.shape[0], -1).to(torch.float64) @ self.A.T
+        return out.to(y.dtype).reshape(y.shape)
+
+
+def smooth_images(n, side, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(n, side + 2, side + 2))
+    X = (X[:, :-2, :-2] + X[:, 1:-1, 1:-1] + X[:, 2:, 2:] + X[:, 2:, :-2] + X[:, :-2, 2:]) / 5
+    return X.reshape(n, -1)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from gahb import DiffusionDenoiser
+
+    X = smooth_images(256, 8, 0)
+    den = DiffusionDenoiser(width=8, n_blocks=2, max_iter=200, batch_size=32, image_shape=(8, 8), random_state=0)
+    den.fit(X)
+    f = den.denoiser_
+    gen = torch.Generator().manual_seed(1)
+    x = torch.as_tensor(smooth_images(1, 8, 5), dtype=torch.float32).reshape(1, 8, 8)
+    y = x + 0.2 * torch.randn(x.shape, generator=gen)
+    return f, y, x
+
+
+def test_full_jacobian_matches_per_pixel_loop(trained):
+    f, y, _ = trained
+    J = jb.full_jacobian(f, y, chunk_size=7)  # a chunk size that does not divide d
+    J_loop = jb.jacobian_by_loop(f, y)
+    assert J.shape == (64, 64)
+    assert float((J - J_loop).abs().max() / J_loop.abs().max()) <= 1e-5
+    # the automatic chunk size from the memory cap gives the same matrix
+    assert torch.allclose(jb.full_jacobian(f, y, max_memory=50_000), J, atol=1e-6)
+
+
+def test_network_left_as_found(trained):
+    f, y, _ = trained
+    f.train()
+    flags = [p.requires_grad for p in f.parameters()]
+    jb.full_jacobian(f, y)
+    jb.hutchinson_trace(f, y, 4)
+    assert f.training
+    assert [p.requires_grad for p in f.parameters()] == flags
+    f.eval()
+
+
+@given(seed=st.integers(0, 10_000), scale=st.floats(0.01, 100.0))
+def test_euler_identity_f_equals_J_y(trained, seed, scale):
+    f, _, _ = trained
+    gen = torch.Generator().manual_seed(seed)
+    y = scale * torch.rand((1, 8, 8), generator=gen) + 0.3 * scale * torch.randn((1, 8, 8), generator=gen)
+    J = jb.full_jacobian(f, y)
+    assert jb.homogeneity_error(f, y, J) <= 1e-5
+
+
+def test_linear_denoiser_exact_eigenpairs_trace_asymmetry():
+    rng = np.random.default_rng(0)
+    d = 36
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    lam = np.sort(rng.uniform(0, 1.2, d))[::-1]
+    A = (Q * lam) @ Q.T
+    f = LinearDenoiser(A, (1, 6, 6))
+    y = torch.as_tensor(rng.uniform(size=(1, 6, 6)), dtype=torch.float64)
+    J = jb.full_jacobian(f, y)
+    np.testing.assert_allclose(J.numpy(), A, atol=1e-12)
+    ev, E = jb.symmetric_eigh(J)
+    np.testing.assert_allclose(ev.numpy(), lam, atol=1e-12)
+    # each eigenvector equals +-Q's column
+    np.testing.assert_allclose(np.abs(np.sum(E.numpy() * Q, axis=0)), 1.0, atol=1e-10)
+    assert jb.asymmetry(J) <= 1e-14
+    assert jb.probe_asymmetry(f, y, 8) <= 1e-12
+    assert abs(float(J.trace()) - lam.sum()) <= 1e-10
+    # a known non-symmetric matrix: the asymmetry is exact too
+    B = A + 0.1 * np.triu(rng.standard_normal((d, d)), 1)
+    JB = jb.full_jacobian(LinearDenoiser(B, (1, 6, 6)), y).numpy()
+    expect = np.linalg.norm(B - B.T) / np.linalg.norm(B)
+    assert abs(jb.asymmetry(JB) - expect) <= 1e-12
+    est = jb.probe_asymmetry(LinearDenoiser(B, (1, 6, 6)), y, 2000, random_state=0)
+    assert abs(est - expect) <= 0.1 * expect
+
+
+def test_lanczos_matches_full_eigh_on_trained_model(trained):
+    f, y, _ = trained
+    ev, E = jb.symmetric_eigh(jb.full_jacobian(f, y))
+    for method in ("lanczos", "lobpcg"):
+        lam, V, n_products = jb.top_eigenpairs(f, y, 8, method=method, random_state=0)
+        assert n_products > 0
+        assert float((lam - ev[:8]).abs().max()) <= 1e-4, method
+        cosines = torch.linalg.svdvals(E[:, :8].T @ V)  # cosines of the principal angles
+        assert float(cosines.min()) >= 0.99, method
+
+
+def test_hutchinson_within_three_sigma(trained):
+    f, y, _ = trained
+    exact = float(jb.full_jacobian(f, y).double().trace())
+    for seed in range(3):
+        est = jb.hutchinson_trace(f, y, 64, random_state=seed)
+        assert est.std_error > 0
+        assert abs(est.estimate - exact) <= 3 * est.std_error
+
+
+def test_operator_products_match_dense(trained):
+    f, y, _ = trained
+    J = jb.full_jacobian(f, y).double().numpy()
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((64, 3))
+    for part, ref in (("forward", J), ("transpose", J.T), ("symmetric", 0.5 * (J + J.T))):
+        op = jb.JacobianOperator(f, y, part=part).as_linear_operator()
+        np.testing.assert_allclose(op.matmat(M), ref @ M, atol=1e-4)
+        np.testing.assert_allclose(op.matvec(M[:, 0]), ref @ M[:, 0], atol=1e-4)
+        np.testing.assert_allclose(op.rmatvec(M[:, 0]), ref.T @ M[:, 0], atol=1e-4)
+
+
+def test_bad_input_is_rejected(trained):
+    f, y, _ = trained
+    with pytest.raises(ValueError, match="shape"):
+        jb.full_jacobian(f, y[0])
+    with pytest.raises(TypeError):
+        jb.full_jacobian(f, y.numpy())
+    with pytest.raises(ValueError, match="NaN"):
+        jb.full_jacobian(f, torch.full_like(y, float("nan")))
+    with pytest.raises(ValueError, match="chunk_size"):
+        jb.full_jacobian(f, y, chunk_size=0)
+    with pytest.raises(ValueError, match="k must be"):
+        jb.top_eigenpairs(f, y, 64)
+    with pytest.raises(ValueError, match="method"):
+        jb.top_eigenpairs(f, y, 3, method="power")
+    with pytest.raises(ValueError, match="n_probes"):
+        jb.hutchinson_trace(f, y, 1)
+    with pytest.raises(ValueError, match="part"):
+        jb.JacobianOperator(f, y, part="upper")
