@@ -5,4 +5,6 @@ Kadkhodaie, Guth, Simoncelli & Mallat (ICLR 2024, arXiv 2310.02557) as scikit-le
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from .denoiser import DiffusionDenoiser
+
+__all__ = ["DiffusionDenoiser", "__version__"]

@@ -103,7 +103,8 @@ def resolve_image_shape(image_shape, n_features: int) -> tuple[int, int, int]:
 
 def to_images(X, image_shape, device="cpu", dtype=torch.float32) -> torch.Tensor:
     """2-D array ``(n, C*H*W)`` -> tensor ``(n, C, H, W)`` on ``device`` (a copy; X is untouched)."""
-    t = torch.as_tensor(np.ascontiguousarray(X), dtype=dtype)
+    # np.array copies, so read-only or memory-mapped input is fine and never aliased
+    t = torch.from_numpy(np.array(X, dtype=np.float64 if dtype == torch.float64 else np.float32, order="C"))
     return t.reshape((t.shape[0],) + tuple(image_shape)).to(device)
 
 

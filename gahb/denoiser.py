@@ -1,0 +1,434 @@
+"""`DiffusionDenoiser`: a blind bias-free denoiser as a scikit-learn transformer (and a prior to sample from)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import numbers
+import os
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._sample_mixin import SamplingMixin
+from ._utils import psnr, resolve_device, resolve_image_shape, resolve_seed, to_images, to_rows, torch_generator
+from .nn import Denoiser, init_weights_
+from .training import build_network, lr_factor, sample_sigma, train_step
+
+__all__ = ["DiffusionDenoiser"]
+
+_FORMAT = "gahb.DiffusionDenoiser/1"
+
+
+class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Blind, bias-free denoiser trained for all noise levels at once: the prior of a diffusion model.
+
+    ``fit`` trains a bias-free UNet or BF-CNN (no additive constant anywhere, so f(a·y) = a·f(y)) to predict
+    the noise of ``x + σz`` with σ drawn per image, as in Kadkhodaie et al. (ICLR 2024). ``transform``
+    denoises images blindly (no σ needed), ``score`` reports denoising PSNR, and ``sample`` draws images
+    from the prior implicit in the denoiser (the paper's stochastic coarse-to-fine sampler).
+
+    Parameters
+    ----------
+    architecture : {"unet", "bfcnn"}, default="unet"
+        The paper's bias-free UNet, or BF-CNN (a bias-free DnCNN).
+    width : int, default=64
+        Channels of the first level (UNet; doubled per level) or of every layer (BF-CNN).
+    n_blocks : int, default=3
+        UNet encoder/decoder blocks (1 / 2 / 3 / 4 in the paper for 20² / 40² / 80² / 160² images).
+    n_layers : int, default=21
+        BF-CNN convolution layers.
+    image_shape : None or tuple of int, default=None
+        ``(H, W)`` or ``(C, H, W)`` of each row of X. ``None`` treats each row as a one-channel
+        ``1 × n_features`` strip (any array works, e.g. for scikit-learn's own estimator checks).
+    max_iter : int, default=2000
+        Number of optimizer steps. It does not depend on the number of training images: the paper tiles
+        small sets to a fixed epoch size, so N = 1 and N = 10^5 see the same number of gradient steps.
+    batch_size : int, default=64
+        Images per step, drawn uniformly with replacement from the training set (fresh noise each time).
+    learning_rate : float, default=1e-3
+        Adam learning rate.
+    lr_schedule : {"halving", "cosine", "constant"}, default="halving"
+        ``halving`` halves the rate at 10 %, 20 %, …, 90 % of ``max_iter`` (the paper's schedule).
+    sigma_max : float, default=1.0
+        Largest training noise standard deviation (images are nominally in [0, 1]).
+    noise_distribution : {"quadratic", "uniform"}, default="quadratic"
+        ``quadratic``: σ = σ_max·u² with u ~ U(0, 1) (the paper's code; over-samples small noise).
+        ``uniform``: σ = σ_max·u.
+    score_sigma : float, default=0.1
+        Noise level at which :meth:`score` measures denoising PSNR.
+    h0, beta, sigma_0, sigma_final, max_sample_steps, sample_init
+        Sampler settings used by :meth:`sample` (paper defaults h0=0.01, β=0.1, σ0=1, σ_L=0.05); see
+        :meth:`sample` and the sampling guide.
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU. Resolved into ``device_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch selection and training noise (and the noise of :meth:`score`).
+        The same integer gives the same weights on the same device. Global RNGs are never touched.
+    verbose : int, default=0
+        ``> 0`` shows a progress bar with the running loss.
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+        The trained residual network r(y) (predicts the noise), in eval mode.
+    denoiser_ : torch.nn.Module
+        ``y ↦ y − r(y)``, a blind denoiser on ``(B, C, H, W)`` tensors: pass it to samplers and Jacobian tools.
+    image_shape_ : tuple of int
+        Resolved ``(C, H, W)``.
+    device_ : torch.device
+        Where the network lives and runs.
+    train_mean_ : ndarray of shape (n_features,)
+        Mean training image (the sampler's default initial mean).
+    loss_curve_ : list of float
+        Training loss at every step.
+    n_iter_ : int
+        Optimizer steps taken (less than ``max_iter`` if training was interrupted with Ctrl-C).
+    n_features_in_ : int
+        Number of pixels per row of X.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gahb import DiffusionDenoiser
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(size=(32, 64))
+    >>> den = DiffusionDenoiser(width=8, n_blocks=2, max_iter=20, image_shape=(8, 8), random_state=0)
+    >>> den.fit(X).transform(X[:2]).shape
+    (2, 64)
+    """
+
+    _parameter_constraints: dict = {
+        "architecture": [StrOptions({"unet", "bfcnn"})],
+        "width": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_blocks": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_layers": [Interval(numbers.Integral, 2, None, closed="left")],
+        "image_shape": [None, tuple, list],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"halving", "cosine", "constant"})],
+        "sigma_max": [Interval(numbers.Real, 0, None, closed="neither")],
+        "noise_distribution": [StrOptions({"quadratic", "uniform"})],
+        "score_sigma": [Interval(numbers.Real, 0, None, closed="neither")],
+        "h0": [Interval(numbers.Real, 0, 1, closed="right")],
+        "beta": [Interval(numbers.Real, 0, 1, closed="right")],
+        "sigma_0": [Interval(numbers.Real, 0, None, closed="neither")],
+        "sigma_final": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_sample_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "sample_init": [StrOptions({"mean"}), Interval(numbers.Real, None, None, closed="neither")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        architecture="unet",
+        width=64,
+        n_blocks=3,
+        n_layers=21,
+        image_shape=None,
+        max_iter=2000,
+        batch_size=64,
+        learning_rate=1e-3,
+        lr_schedule="halving",
+        sigma_max=1.0,
+        noise_distribution="quadratic",
+        score_sigma=0.1,
+        h0=0.01,
+        beta=0.1,
+        sigma_0=1.0,
+        sigma_final=0.05,
+        max_sample_steps=1000,
+        sample_init="mean",
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.architecture = architecture
+        self.width = width
+        self.n_blocks = n_blocks
+        self.n_layers = n_layers
+        self.image_shape = image_shape
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.sigma_max = sigma_max
+        self.noise_distribution = noise_distribution
+        self.score_sigma = score_sigma
+        self.h0 = h0
+        self.beta = beta
+        self.sigma_0 = sigma_0
+        self.sigma_final = sigma_final
+        self.max_sample_steps = max_sample_steps
+        self.sample_init = sample_init
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the denoiser on clean images ``X`` of shape (n_samples, n_features), values in [0, 1].
+
+        Interrupting with Ctrl-C stops training early and keeps a usable model (``n_iter_`` tells how far it got).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Clean training images, one per row.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : DiffusionDenoiser
+            The fitted estimator.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        image_shape = resolve_image_shape(self.image_shape, X.shape[1])
+        device = resolve_device(self.device)
+        if self.sigma_final >= self.sigma_0:
+            raise ValueError(f"sigma_final ({self.sigma_final}) must be smaller than sigma_0 ({self.sigma_0}).")
+
+        seed = resolve_seed(self.random_state)
+        self.image_shape_, self.device_ = image_shape, device
+        self.train_mean_ = X.mean(axis=0).astype(np.float64)
+        self._init_network(seed)
+        data = to_images(X, image_shape, device)
+        self.loss_curve_, self.n_iter_ = [], 0
+        self._train(data, seed)
+        return self
+
+    def _init_network(self, seed: int) -> None:
+        # module constructors draw from the global torch RNG; fork it so the user's global state is untouched,
+        # then overwrite every weight from our own generator
+        with torch.random.fork_rng(devices=[]):
+            net = build_network(self.architecture, self.image_shape_[0], self.width, self.n_blocks, self.n_layers)
+        init_weights_(net, torch_generator(seed))
+        self.network_ = net.to(self.device_)
+        self.denoiser_ = Denoiser(self.network_).eval()
+
+    def _train(self, data: torch.Tensor, seed: int) -> None:
+        net, device = self.network_, self.device_
+        g_batch = torch_generator(seed + 1)  # batch indices on CPU: identical across devices
+        g_noise = torch_generator(seed + 2, device)
+        optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
+        n = data.shape[0]
+        bar = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.max_iter, desc="training denoiser", unit="step", leave=False)
+        net.train()
+        try:
+            for step in range(self.max_iter):
+                for group in optimizer.param_groups:
+                    group["lr"] = self.learning_rate * lr_factor(step, self.max_iter, self.lr_schedule)
+                idx = torch.randint(n, (self.batch_size,), generator=g_batch).to(device)
+                sigma = sample_sigma(self.batch_size, self.sigma_max, self.noise_distribution, g_noise, device)
+                loss = train_step(net, optimizer, data[idx], sigma, g_noise)
+                if not np.isfinite(loss):
+                    raise FloatingPointError(
+                        f"training loss became {loss} at step {step}; lower learning_rate or check X."
+                    )
+                self.loss_curve_.append(loss)
+                self.n_iter_ = step + 1
+                if bar is not None:
+                    bar.update(1)
+                    if step % 20 == 0:
+                        bar.set_postfix(loss=f"{loss:.4g}")
+        except KeyboardInterrupt:
+            warnings.warn(
+                f"training interrupted after {self.n_iter_} of {self.max_iter} steps; the model is usable.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            if self.n_iter_ == 0:
+                raise
+        finally:
+            if bar is not None:
+                bar.close()
+            net.eval()
+
+    # ---------------------------------------------------------------- inference
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    @torch.no_grad()
+    def _denoise_rows(self, X: np.ndarray, chunk: int = 256) -> np.ndarray:
+        out = np.empty(X.shape, dtype=X.dtype)
+        for start in range(0, X.shape[0], chunk):
+            y = to_images(X[start : start + chunk], self.image_shape_, self.device_)
+            out[start : start + chunk] = to_rows(self.denoiser_(y), dtype=X.dtype)
+        return out
+
+    def transform(self, X):
+        """Denoise noisy images blindly (the noise level is not an input).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Noisy images, one per row.
+
+        Returns
+        -------
+        X_denoised : ndarray of shape (n_samples, n_features)
+            Denoised images, same dtype as ``X`` (float32 or float64).
+        """
+        X = self._check_X(X)
+        return self._denoise_rows(X)
+
+    def score(self, X, y=None):
+        """Mean PSNR (dB) of denoising ``X + score_sigma·z``, against ``X``; higher is better.
+
+        The noise is drawn from a generator seeded by ``random_state`` (0 when it is not an int), so repeated
+        calls give the same score and models are compared on the same noise.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Clean images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Average over images of 10·log10(1 / per-image MSE).
+        """
+        X = self._check_X(X)
+        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else 0
+        z = torch.randn(X.shape, generator=torch_generator(seed), dtype=torch.float64).numpy()
+        noisy = (X + self.score_sigma * z).astype(X.dtype)
+        return float(np.mean(psnr(self._denoise_rows(noisy), X)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # -------------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        # weights travel as CPU tensors, so a model trained on a GPU unpickles on a CPU-only machine
+        if "network_" in state:
+            state["network_"] = {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
+            state.pop("denoiser_", None)
+            state["device_"] = str(self.device_)
+        return state
+
+    def __setstate__(self, state):
+        weights = state.pop("network_", None)
+        self.__dict__.update(state)
+        if weights is not None:
+            self.device_ = _available_device(state.get("device_", "cpu"))
+            self._restore_network(weights)
+
+    def _restore_network(self, weights: dict) -> None:
+        with torch.random.fork_rng(devices=[]):
+            net = build_network(self.architecture, self.image_shape_[0], self.width, self.n_blocks, self.n_layers)
+        net.load_state_dict(weights)
+        self.network_ = net.to(self.device_).eval()
+        self.denoiser_ = Denoiser(self.network_).eval()
+
+    def save(self, path) -> None:
+        """Save parameters and weights to a ``.safetensors`` file (no pickle: loading runs no code).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination file.
+        """
+        check_is_fitted(self)
+        from safetensors.torch import save_file
+
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
+        params["device"] = str(params["device"])
+        if not isinstance(params["random_state"], (int, type(None))):
+            params["random_state"] = None
+        meta = {
+            "format": _FORMAT,
+            "params": params,
+            "image_shape_": list(self.image_shape_),
+            "n_iter_": self.n_iter_,
+            "n_features_in_": self.n_features_in_,
+        }
+        tensors = {f"network.{k}": v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
+        tensors["train_mean_"] = torch.as_tensor(self.train_mean_)
+        tensors["loss_curve_"] = torch.as_tensor(np.asarray(self.loss_curve_, dtype=np.float64))
+        save_file(tensors, os.fspath(path), metadata={"gahb": json.dumps(meta)})
+
+    @classmethod
+    def load(cls, path, device="auto") -> DiffusionDenoiser:
+        """Load a model written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`save`.
+        device : str or torch.device, default="auto"
+            Where to put the network (a GPU-trained model loads on a CPU machine).
+
+        Returns
+        -------
+        denoiser : DiffusionDenoiser
+            A fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If the file is missing, not a safetensors file, or not written by gahb.
+        """
+        from safetensors import safe_open
+
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise ValueError(f"no such model file: {path!r}")
+        try:
+            with safe_open(path, framework="pt") as f:
+                meta = json.loads((f.metadata() or {})["gahb"])
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as exc:  # safetensors raises its own error types for malformed headers
+            raise ValueError(f"{path!r} is not a gahb model file (safetensors with gahb metadata): {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise ValueError(f"{path!r} was not written by DiffusionDenoiser.save (format {meta.get('format')!r}).")
+        try:
+            params = meta["params"]
+            if params.get("image_shape") is not None:
+                params["image_shape"] = tuple(params["image_shape"])
+            params["device"] = str(device)
+            est = cls(**params)
+            est.image_shape_ = tuple(meta["image_shape_"])
+            est.n_iter_ = int(meta["n_iter_"])
+            est.n_features_in_ = int(meta["n_features_in_"])
+            est.device_ = resolve_device(device)
+            est.train_mean_ = tensors.pop("train_mean_").numpy().astype(np.float64)
+            est.loss_curve_ = tensors.pop("loss_curve_").tolist()
+            weights = {k[len("network.") :]: v for k, v in tensors.items() if k.startswith("network.")}
+            est._restore_network(weights)
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise ValueError(f"{path!r} is a damaged or incompatible gahb model file: {exc}") from exc
+        return est
+
+    def __deepcopy__(self, memo):
+        # clone() deep-copies parameters only; a full deepcopy of a fitted model goes through pickling's path
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return new
+
+
+def _available_device(name: str) -> torch.device:
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        return torch.device("cpu")
+    return dev
