@@ -33,6 +33,7 @@ __all__ = [
     "psnr_gap",
     "effective_memorization",
     "summarize",
+    "memorization_scorer",
 ]
 
 
@@ -486,3 +487,61 @@ def effective_memorization(sizes, rates, *, epsilon: float = 0.1) -> int:
             break
         best = int(n)
     return best
+
+
+class _MemorizationScorer:
+    """Scorer ``(estimator, X, y=None) -> memorization rate`` of the estimator's samples against ``X``."""
+
+    def __init__(self, n_samples, rule, threshold, remove_mean, random_state, sample_kwargs):
+        self.n_samples = n_samples
+        self.rule = rule
+        self.threshold = threshold
+        self.remove_mean = remove_mean
+        self.random_state = random_state
+        self.sample_kwargs = sample_kwargs
+
+    def __call__(self, estimator, X, y=None, **kwargs):
+        samples = _draw(estimator, self.n_samples, resolve_seed(self.random_state), self.sample_kwargs)
+        X = _as_rows(X, "X")
+        if self.rule == "ratio" and X.shape[0] < 2:
+            return float("nan")
+        return memorization_rate(samples, X, rule=self.rule, threshold=self.threshold, remove_mean=self.remove_mean)
+
+    def __repr__(self):
+        return f"memorization_scorer(n_samples={self.n_samples}, rule={self.rule!r})"
+
+
+def memorization_scorer(n_samples: int = 32, *, rule: str = "cosine", threshold: float | None = None,
+                        remove_mean: bool | None = None, random_state=0, sample_kwargs: dict | None = None):
+    """A scikit-learn scorer: memorization rate of a fitted sampler's samples against the images scored.
+
+    Use it with :func:`sklearn.model_selection.learning_curve` (the train score is the memorization rate
+    against the training subset of each size; the test score, against held-out images, is the rate of
+    "copies" of images never seen, i.e. chance) or with ``GridSearchCV`` over
+    :class:`gahb.experiments.generalization.TrainingSubset`'s ``n_train``.
+
+    Parameters
+    ----------
+    n_samples : int, default=32
+        Samples drawn per scoring call.
+    rule, threshold, remove_mean
+        See :func:`memorization_rate`. The ``"ratio"`` rule scores NaN on fewer than 2 images.
+    random_state : int, default=0
+        Sampling seed (the same noise for every model scored).
+    sample_kwargs : dict, default=None
+        Extra arguments for ``estimator.sample``.
+
+    Returns
+    -------
+    scorer : callable ``scorer(estimator, X, y=None) -> float``
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import learning_curve  # doctest: +SKIP
+    >>> learning_curve(est, X, train_sizes=[10, 100], scoring=memorization_scorer(16))  # doctest: +SKIP
+    """
+    if rule not in ("cosine", "ratio"):
+        raise ValueError(f"rule must be 'cosine' or 'ratio'; got {rule!r}.")
+    if not isinstance(n_samples, (numbers.Integral, np.integer)) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+    return _MemorizationScorer(int(n_samples), rule, threshold, remove_mean, random_state, sample_kwargs)

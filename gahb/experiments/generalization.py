@@ -1,0 +1,521 @@
+"""Memorization -> generalization over the training-set size N (paper §2, Figs 1-2; SPEC §6).
+
+For each N, two copies of an estimator are fit on disjoint training sets A_N and B_N (prefixes of two
+disjoint blocks, so the sets grow by inclusion), sampled with the same noise, and compared: memorization
+rate against their own training set, similarity between the two models' samples, train/test PSNR
+curves and their gap. Also the ``gahb transition`` command, which writes the whole study as a report.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
+
+from gahb._utils import resolve_image_shape, resolve_seed
+from gahb.metrics import (
+    PAPER_SIGMAS,
+    data_baseline,
+    effective_memorization,
+    memorization_rate,
+    nearest_neighbors,
+    paired_cosine_similarity,
+    psnr_curve,
+    psnr_gap,
+    summarize,
+)
+
+__all__ = ["generalization_curve", "GeneralizationCurve", "TrainingSubset", "add_arguments", "run"]
+
+
+# ----------------------------------------------------------------------------- one fit (runs in a worker)
+
+
+def _sample(est, n_samples, seed):
+    try:
+        out = est.sample(n_samples, random_state=seed, return_info=True)
+    except TypeError:  # an estimator whose sample() has no return_info
+        return np.asarray(est.sample(n_samples, random_state=seed), dtype=np.float32), {}
+    if isinstance(out, tuple):
+        X, info = out
+        return np.asarray(X, dtype=np.float32), dict(info or {})
+    return np.asarray(out, dtype=np.float32), {}
+
+
+def _fit_sample_score(estimator, X_fit, X_test, n_samples, sample_seed, sigmas, n_psnr, psnr_seed, keep):
+    """Fit a clone on ``X_fit``, draw ``n_samples`` with ``sample_seed``, compute train/test PSNR curves."""
+    t0 = time.perf_counter()
+    est = clone(estimator).fit(X_fit)
+    t1 = time.perf_counter()
+    samples, info = _sample(est, n_samples, sample_seed)
+    t2 = time.perf_counter()
+    out = {"samples": samples, "fit_seconds": t1 - t0, "sample_seconds": t2 - t1}
+    for key in ("n_steps", "converged", "diverged"):
+        if key in info:
+            out[key] = np.asarray(info[key])
+    if sigmas is not None and len(sigmas) and hasattr(est, "transform"):
+        out["psnr_train"] = psnr_curve(est, X_fit, sigmas=sigmas, n_images=n_psnr, random_state=psnr_seed).output_psnr
+        out["psnr_test"] = psnr_curve(est, X_test, sigmas=sigmas, n_images=n_psnr, random_state=psnr_seed).output_psnr
+    out["psnr_seconds"] = time.perf_counter() - t2
+    if keep:
+        out["estimator"] = est
+    return out
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+def _check_sizes(sizes):
+    sizes = np.asarray(sizes).ravel()
+    if sizes.size == 0 or not all(isinstance(s, (numbers.Integral, np.integer)) for s in sizes.tolist()):
+        raise ValueError(f"sizes must be a non-empty list of positive integers; got {sizes!r}.")
+    sizes = np.unique(sizes.astype(np.int64))
+    if sizes[0] < 1:
+        raise ValueError(f"sizes must be positive; got {sizes.tolist()}.")
+    return sizes
+
+
+def generalization_curve(estimator, X, sizes, *, image_shape=None, n_samples: int = 64, sample_random_state=0,
+                         random_state=0, shuffle: bool = True, sigmas=None, n_psnr_images: int = 300,
+                         threshold: float = 0.95, remove_mean: bool = True, epsilon: float = 0.1,
+                         n_jobs=None, verbose: int = 1, keep_estimators: bool = False):
+    """Train two models on disjoint sets of each size N and measure memorization vs generalization.
+
+    Parameters
+    ----------
+    estimator : estimator with ``fit(X)`` and ``sample(n_samples, random_state=...)``
+        For example :class:`gahb.DiffusionDenoiser`; it is cloned twice per size. ``transform`` (denoise rows)
+        enables the PSNR curves. Its own ``random_state`` seeds each fit.
+    X : array-like of shape (n_images, n_features)
+        Image pool in [0, 1]. Needs ``2 * max(sizes)`` rows; rows beyond that (up to ``n_psnr_images``) are
+        the held-out set of the PSNR curves, otherwise each model is tested on the other model's block.
+    sizes : list of int
+        Training-set sizes N.
+    image_shape : tuple, default=None
+        Kept in the result for plotting (``(H, W)`` or ``(C, H, W)``).
+    n_samples : int, default=64
+        Samples per model; sample ``i`` of every model gets the same noise (``sample_random_state``).
+    sample_random_state : int, default=0
+    random_state : int, RandomState or None, default=0
+        Seed of the split of ``X`` into the two blocks (with ``shuffle``) and of the PSNR noise.
+    shuffle : bool, default=True
+        Permute ``X`` before splitting; ``False`` takes A = first rows, B = next rows.
+    sigmas : array-like, default=None
+        Noise grid of the PSNR curves (default :data:`gahb.metrics.PAPER_SIGMAS`); an empty list skips them.
+    n_psnr_images : int, default=300
+        Images per noise level in each PSNR curve (training images tiled when N is smaller).
+    threshold : float, default=0.95
+        Cosine threshold of the memorization rule.
+    remove_mean : bool, default=True
+        Mean-removed cosine similarities (the primary variant; raw cross-model similarity is reported too).
+    epsilon : float, default=0.1
+        Tolerance of the effective memorization (largest N with rate >= 1 - epsilon).
+    n_jobs : int, default=None
+        Fits run in parallel through joblib, so ``with joblib.parallel_config(backend="dask"):`` runs them on
+        a dask cluster (or ray). ``None`` means 1 unless inside a ``parallel_config`` context.
+    verbose : int, default=1
+        0 silent; 1 a progress bar (tqdm) on stderr; 2 also one line per finished fit.
+    keep_estimators : bool, default=False
+        Keep the fitted models in ``result.estimators_``.
+
+    Returns
+    -------
+    result : GeneralizationCurve
+
+    Examples
+    --------
+    >>> from gahb import DiffusionDenoiser  # doctest: +SKIP
+    >>> from gahb.datasets import make_dead_leaves  # doctest: +SKIP
+    >>> X = make_dead_leaves(2000, image_size=12, random_state=0).data  # doctest: +SKIP
+    >>> est = DiffusionDenoiser(width=16, max_iter=2000, beta=1.0, image_shape=(12, 12), random_state=0)  # doctest: +SKIP
+    >>> res = generalization_curve(est, X, [1, 10, 100, 1000], n_jobs=2)  # doctest: +SKIP
+    >>> res.table()  # doctest: +SKIP
+    """
+    from joblib import Parallel, delayed
+
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "sample")):
+        raise TypeError("estimator must have fit(X) and sample(n_samples, random_state=...) methods.")
+    X = np.asarray(X)
+    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"X must be a numeric 2-D array (n_images, n_features); got shape {X.shape}.")
+    sizes = _check_sizes(sizes)
+    n_max = int(sizes[-1])
+    if X.shape[0] < 2 * n_max:
+        raise ValueError(f"the largest size N={n_max} needs 2*N = {2 * n_max} images in X; X has {X.shape[0]}.")
+    if not isinstance(n_samples, (numbers.Integral, np.integer)) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+    if image_shape is not None:
+        image_shape = resolve_image_shape(image_shape, X.shape[1])
+    sigmas = PAPER_SIGMAS if sigmas is None else np.asarray(sigmas, dtype=np.float64).ravel()
+    seed = resolve_seed(random_state)
+    sample_seed = resolve_seed(sample_random_state)
+    order = np.random.default_rng(seed).permutation(X.shape[0]) if shuffle else np.arange(X.shape[0])
+    block_A, block_B = X[order[:n_max]], X[order[n_max : 2 * n_max]]
+    extra = X[order[2 * n_max : 2 * n_max + n_psnr_images]]
+
+    tasks, keys = [], []
+    for n in sizes:
+        for role, block, other in (("A", block_A, block_B), ("B", block_B, block_A)):
+            test = extra if extra.shape[0] else other[:n_psnr_images]
+            tasks.append(delayed(_fit_sample_score)(estimator, block[:n], test, n_samples, sample_seed, sigmas,
+                                                    n_psnr_images, seed, keep_estimators))
+            keys.append((int(n), role))
+
+    t0 = time.perf_counter()
+    bar = None
+    if verbose:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), desc="fits (2 per N)", unit="fit", file=sys.stderr)
+    outputs = {}
+    try:
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+        for key, out in zip(keys, results):
+            outputs[key] = out
+            if bar is not None:
+                bar.update(1)
+                if verbose > 1:
+                    bar.write(f"N={key[0]} model {key[1]}: fit {out['fit_seconds']:.1f} s, "
+                              f"sample {out['sample_seconds']:.1f} s")
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+
+    per_size = [_score_size(int(n), block_A[:n], block_B[:n], outputs[(int(n), "A")], outputs[(int(n), "B")],
+                            threshold, remove_mean) for n in sizes]
+    res = GeneralizationCurve(sizes=sizes.tolist(), per_size=per_size, image_shape=image_shape,
+                              sigmas=np.asarray(sigmas), epsilon=epsilon, threshold=threshold,
+                              remove_mean=remove_mean, wall_seconds=wall, n_samples=int(n_samples))
+    if keep_estimators:
+        res.estimators_ = {k: v["estimator"] for k, v in outputs.items()}
+    return res
+
+
+def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
+    """All metrics of one size N from the two models' samples."""
+    d = {"n_train": n}
+    sA, sB = out_A["samples"], out_B["samples"]
+    for role, s, Xt in (("A", sA, X_A), ("B", sB, X_B)):
+        rate, flags = memorization_rate(s, Xt, rule="cosine", threshold=threshold, remove_mean=remove_mean,
+                                        return_flags=True)
+        d[f"mem_cosine_{role}"] = rate
+        d[f"mem_ratio_{role}"] = memorization_rate(s, Xt, rule="ratio") if n >= 2 else float("nan")
+        idx, sim = nearest_neighbors(s, Xt, 1, metric="cosine", remove_mean=remove_mean)
+        d[f"nearest_index_{role}"] = idx[:, 0]
+        d[f"nearest_similarity_{role}"] = sim[:, 0]
+        d[f"nearest_images_{role}"] = Xt[idx[:, 0]]
+        d[f"flags_{role}"] = flags
+        d[f"samples_{role}"] = s
+    d["cross_similarity"] = paired_cosine_similarity(sA, sB, remove_mean=remove_mean)
+    d["cross_similarity_raw"] = paired_cosine_similarity(sA, sB, remove_mean=False)
+    d["chance_similarity"] = (paired_cosine_similarity(sA, np.roll(sB, -1, axis=0), remove_mean=remove_mean)
+                              if sA.shape[0] > 1 else np.full(1, np.nan))
+    d["data_baseline_similarity"] = data_baseline(X_A, X_B, remove_mean=remove_mean).similarity
+    for role, out in (("A", out_A), ("B", out_B)):
+        for key in ("psnr_train", "psnr_test", "n_steps", "converged", "diverged"):
+            if key in out:
+                d[f"{key}_{role}"] = out[key]
+        d[f"fit_seconds_{role}"] = out["fit_seconds"]
+        d[f"sample_seconds_{role}"] = out["sample_seconds"]
+    return d
+
+
+class GeneralizationCurve:
+    """Result of :func:`generalization_curve`: per-size arrays, a summary table and plots.
+
+    Attributes
+    ----------
+    sizes : list of int
+    per_size : list of dict
+        Everything measured at each N: samples and nearest training images of both models, per-sample
+        similarities, memorization flags, PSNR curves, timings.
+    wall_seconds : float
+        Wall time of the fits (training, sampling and PSNR curves).
+    """
+
+    def __init__(self, sizes, per_size, image_shape, sigmas, epsilon, threshold, remove_mean, wall_seconds,
+                 n_samples):
+        self.sizes = list(sizes)
+        self.per_size = per_size
+        self.image_shape = image_shape
+        self.sigmas = sigmas
+        self.epsilon = epsilon
+        self.threshold = threshold
+        self.remove_mean = remove_mean
+        self.wall_seconds = wall_seconds
+        self.n_samples = n_samples
+
+    def __repr__(self):
+        return f"GeneralizationCurve(sizes={self.sizes}, wall_seconds={self.wall_seconds:.1f})"
+
+    def __getitem__(self, n):
+        """The per-size dict of training-set size ``n``."""
+        for d in self.per_size:
+            if d["n_train"] == n:
+                return d
+        raise KeyError(f"no size {n}; sizes are {self.sizes}.")
+
+    def table(self) -> list[dict]:
+        """One summary row (dict of scalars) per N; see :meth:`to_dict` for the column meanings."""
+        rows = []
+        for d in self.per_size:
+            cross, chance = summarize(d["cross_similarity"]), summarize(d["chance_similarity"])
+            near = summarize(np.concatenate([d["nearest_similarity_A"], d["nearest_similarity_B"]]))
+            row = {
+                "n_train": d["n_train"],
+                "mem_cosine_A": d["mem_cosine_A"], "mem_cosine_B": d["mem_cosine_B"],
+                "mem_ratio_A": d["mem_ratio_A"], "mem_ratio_B": d["mem_ratio_B"],
+                "nearest_median": near["median"],
+                "cross_median": cross["median"], "cross_q25": cross["q25"], "cross_q75": cross["q75"],
+                "cross_raw_median": summarize(d["cross_similarity_raw"])["median"],
+                "chance_median": chance["median"],
+                "data_baseline_median": summarize(d["data_baseline_similarity"])["median"],
+            }
+            gaps = [psnr_gap(d[f"psnr_train_{r}"], d[f"psnr_test_{r}"]) for r in "AB" if f"psnr_train_{r}" in d]
+            row["psnr_gap"] = float(np.mean(gaps)) if gaps else float("nan")
+            n_nan = sum(int(np.sum(~np.all(np.isfinite(d[f"samples_{r}"]), axis=1))) for r in "AB")
+            row["n_nan_samples"] = n_nan
+            if "converged_A" in d:
+                row["n_not_converged"] = int(sum(np.sum(~np.asarray(d[f"converged_{r}"], bool)) for r in "AB"))
+            if "n_steps_A" in d:
+                row["sampler_steps_median"] = float(np.median(np.concatenate([d["n_steps_A"], d["n_steps_B"]])))
+            row["fit_seconds"] = d["fit_seconds_A"] + d["fit_seconds_B"]
+            rows.append(row)
+        return rows
+
+    def to_dict(self) -> dict:
+        """Summary table as a dict of arrays (column -> values over N).
+
+        Columns: ``n_train``; ``mem_cosine_A/B`` (fraction of samples whose nearest own-training image has
+        cosine >= threshold), ``mem_ratio_A/B`` (the 1/3 distance-ratio rule, NaN at N = 1);
+        ``nearest_median`` (median nearest-training similarity, both models pooled); ``cross_median``,
+        ``cross_q25``, ``cross_q75`` (model A vs model B, same noise), ``cross_raw_median`` (without mean
+        removal); ``chance_median`` (A_i vs B_{i+1}); ``data_baseline_median`` (each image of A_N to its
+        nearest in B_N); ``psnr_gap`` (Delta(N) in dB, mean over the noise grid and both models);
+        ``n_nan_samples``; sampler statistics; ``fit_seconds``.
+        """
+        rows = self.table()
+        return {k: np.array([r.get(k, np.nan) for r in rows]) for k in rows[0]}
+
+    def to_frame(self):
+        """Summary table as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("to_frame() needs pandas; use to_dict() or table() without it.") from exc
+        return pd.DataFrame(self.table())
+
+    def effective_memorization(self, epsilon=None, rule: str = "cosine") -> int:
+        """Largest N whose memorization rate (both models) stays >= 1 - epsilon (0 if none)."""
+        eps = self.epsilon if epsilon is None else epsilon
+        rates = [min(d[f"mem_{rule}_A"], d[f"mem_{rule}_B"]) for d in self.per_size]
+        if rule == "ratio":
+            rates = [1.0 if d["n_train"] == 1 else r for d, r in zip(self.per_size, rates)]
+        return effective_memorization(self.sizes, rates, epsilon=eps)
+
+    def summary(self) -> dict:
+        """Headline numbers: effective memorization, first/last-size figures, and whether Delta(N) shrinks."""
+        t = self.to_dict()
+        gap = t["psnr_gap"]
+        fin = gap[np.isfinite(gap)]
+        return {
+            "sizes": self.sizes,
+            "effective_memorization_cosine": self.effective_memorization(rule="cosine"),
+            "effective_memorization_ratio": self.effective_memorization(rule="ratio"),
+            "epsilon": self.epsilon,
+            "mem_smallest_N": float(min(t["mem_cosine_A"][0], t["mem_cosine_B"][0])),
+            "cross_median_largest_N": float(t["cross_median"][-1]),
+            "chance_median_largest_N": float(t["chance_median"][-1]),
+            "psnr_gap_first": float(fin[0]) if fin.size else float("nan"),
+            "psnr_gap_last": float(fin[-1]) if fin.size else float("nan"),
+            "psnr_gap_decreasing": bool(fin.size > 1 and fin[-1] < fin[0]),
+            "wall_seconds": self.wall_seconds,
+        }
+
+    # ------------------------------------------------------------------ plots (matplotlib, lazily)
+
+    def plot_samples(self, n_train, n_show: int = 8):
+        """Figure: rows = model A samples, their nearest A-training images, model B samples, nearest B images."""
+        from gahb.report import plot_image_grid
+
+        d = self[n_train]
+        k = min(n_show, d["samples_A"].shape[0])
+        rows = [d["samples_A"][:k], d["nearest_images_A"][:k], d["samples_B"][:k], d["nearest_images_B"][:k]]
+        cols = [f"{c:.2f}" for c in d["cross_similarity"][:k]]
+        shape = None if self.image_shape is None else self.image_shape[1:] if self.image_shape[0] == 1 else self.image_shape
+        return plot_image_grid(rows, shape, row_labels=["A", "A nearest", "B", "B nearest"], col_labels=cols,
+                               title=f"N = {n_train} (column title: cosine A vs B)")
+
+    def plot_histograms(self, sizes=None):
+        """Figure: per N, histograms of model-vs-model (blue) and sample-vs-nearest-training (orange) cosine."""
+        from gahb.report import pyplot
+
+        plt = pyplot()
+        sizes = self.sizes if sizes is None else list(sizes)
+        fig, axes = plt.subplots(1, len(sizes), figsize=(2.4 * len(sizes), 2.2), squeeze=False, sharey=False)
+        lo = min(0.0, *(np.nanmin(np.concatenate([self[n]["cross_similarity"], self[n]["nearest_similarity_A"]]))
+                        for n in sizes))
+        bins = np.linspace(max(lo, -1.0), 1.0, 41)
+        for ax, n in zip(axes[0], sizes):
+            d = self[n]
+            near = np.concatenate([d["nearest_similarity_A"], d["nearest_similarity_B"]])
+            ax.hist(d["cross_similarity"][np.isfinite(d["cross_similarity"])], bins=bins, color="tab:blue",
+                    alpha=0.7, density=True, label="A vs B")
+            ax.hist(near[np.isfinite(near)], bins=bins, color="tab:orange", alpha=0.7, density=True,
+                    label="nearest train")
+            ax.axvline(np.nanmedian(d["chance_similarity"]), color="gray", ls=":", lw=1, label="chance")
+            ax.set_title(f"N = {n}", fontsize=9)
+            ax.set_yticks([])
+            ax.set_xlabel("cosine" + (" (mean removed)" if self.remove_mean else ""), fontsize=7)
+        axes[0, 0].legend(fontsize=6, loc="upper left")
+        fig.tight_layout()
+        return fig
+
+    def plot_psnr_curves(self, sizes=None):
+        """Figure: per N, output vs input PSNR on training and held-out images (paper Fig. 1)."""
+        from gahb.report import pyplot
+
+        plt = pyplot()
+        sizes = [n for n in (self.sizes if sizes is None else sizes) if "psnr_train_A" in self[n]]
+        if not sizes:
+            raise ValueError("this result has no PSNR curves (sigmas was empty or the estimator has no transform).")
+        inp = -20 * np.log10(self.sigmas)
+        fig, axes = plt.subplots(1, len(sizes), figsize=(2.4 * len(sizes), 2.4), squeeze=False, sharey=True)
+        for ax, n in zip(axes[0], sizes):
+            d = self[n]
+            ax.plot(inp, (d["psnr_train_A"] + d["psnr_train_B"]) / 2, "o-", ms=3, label="train")
+            ax.plot(inp, (d["psnr_test_A"] + d["psnr_test_B"]) / 2, "s-", ms=3, label="test")
+            ax.plot(inp, inp, ":", color="gray", lw=1, label="identity")
+            ax.set_title(f"N = {n}", fontsize=9)
+            ax.set_xlabel("input PSNR (dB)", fontsize=7)
+            ax.invert_xaxis()
+        axes[0, 0].set_ylabel("output PSNR (dB)", fontsize=7)
+        axes[0, 0].legend(fontsize=6)
+        fig.tight_layout()
+        return fig
+
+    def plot_summary(self):
+        """Figure: memorization rate, cross-model similarity (with chance and data baseline) and Delta(N)."""
+        from gahb.report import pyplot
+
+        plt = pyplot()
+        t = self.to_dict()
+        n = t["n_train"]
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 2.8))
+        a1.plot(n, (t["mem_cosine_A"] + t["mem_cosine_B"]) / 2, "o-", label=f"memorization (cos >= {self.threshold})")
+        a1.plot(n, (t["mem_ratio_A"] + t["mem_ratio_B"]) / 2, "^-", label="memorization (ratio < 1/3)")
+        a1.plot(n, t["cross_median"], "s-", label="A vs B (median)")
+        a1.fill_between(n, t["cross_q25"], t["cross_q75"], alpha=0.2, color="tab:green")
+        a1.plot(n, t["chance_median"], ":", color="gray", label="chance")
+        a1.plot(n, t["data_baseline_median"], "--", color="k", lw=1, label="data baseline")
+        a1.set_xscale("log")
+        a1.set_xlabel("training-set size N")
+        a1.legend(fontsize=6)
+        gap = t["psnr_gap"]
+        ok = np.isfinite(gap)
+        a2.plot(n[ok], np.maximum(gap[ok], 1e-3), "o-")
+        a2.set_xscale("log")
+        a2.set_yscale("log")
+        a2.set_xlabel("training-set size N")
+        a2.set_ylabel("PSNR gap train - test (dB)")
+        fig.tight_layout()
+        return fig
+
+    def to_report(self, report, show_sizes=None) -> None:
+        """Append the study (table, figures, headline numbers) to a :class:`gahb.report.Report`."""
+        summ = self.summary()
+        report.add_heading("Summary")
+        report.add_text(
+            f"- effective memorization (rate >= {1 - self.epsilon:.2f}, cosine rule): N = "
+            f"{summ['effective_memorization_cosine']}; ratio rule: N = {summ['effective_memorization_ratio']}\n"
+            f"- memorization rate at the smallest N: {summ['mem_smallest_N']:.3f}\n"
+            f"- median A-vs-B similarity at the largest N: {summ['cross_median_largest_N']:.3f} "
+            f"(chance {summ['chance_median_largest_N']:.3f})\n"
+            f"- PSNR gap: {summ['psnr_gap_first']:.2f} dB at the smallest N -> {summ['psnr_gap_last']:.2f} dB at "
+            f"the largest\n- sweep wall time (fits, sampling, PSNR curves): {self.wall_seconds:.0f} s"
+        )
+        cols = ["n_train", "mem_cosine_A", "mem_cosine_B", "mem_ratio_A", "mem_ratio_B", "nearest_median",
+                "cross_median", "cross_q25", "cross_q75", "chance_median", "cross_raw_median",
+                "data_baseline_median", "psnr_gap", "n_nan_samples", "fit_seconds"]
+        rows = self.table()
+        extra = [c for c in ("n_not_converged", "sampler_steps_median") if c in rows[0]]
+        report.add_table(rows, cols[:-1] + extra + cols[-1:])
+        report.add_text(
+            "Similarities are cosines" + (" of mean-removed images (Pearson correlation)" if self.remove_mean else "")
+            + f"; `mem_*` = fraction of {self.n_samples} samples copying a training image of their own model "
+            f"(cosine >= {self.threshold}, or L2 distance to the nearest < 1/3 of that to the 2nd nearest); "
+            "`cross` = model A's sample i against model B's sample i (same noise); `chance` = A_i against "
+            "B_(i+1); `data_baseline` = each image of A_N against its nearest in B_N; `psnr_gap` = mean over "
+            "the noise grid of train minus held-out output PSNR."
+        )
+        report.add_figure(self.plot_summary(), "summary", "Memorization rate, A-vs-B similarity and PSNR gap vs N")
+        report.add_figure(self.plot_histograms(), "histograms",
+                          "Blue: A vs B same-noise similarity; orange: each sample vs its nearest training image "
+                          "(paper Fig. 2)")
+        if "psnr_train_A" in self.per_size[0]:
+            report.add_figure(self.plot_psnr_curves(), "psnr_curves",
+                              "Denoising PSNR on training vs held-out images (paper Fig. 1)")
+        report.add_heading("Samples per N")
+        for n in self.sizes if show_sizes is None else show_sizes:
+            report.add_figure(self.plot_samples(n), f"samples_N{n}",
+                              f"N = {n}: model A, its nearest training image, model B, its nearest training image")
+        report.data["summary"] = summ
+        report.data["table"] = self.to_dict()
+
+
+class TrainingSubset(BaseEstimator):
+    """Fit an estimator on the first ``n_train`` rows only, so that N is a hyper-parameter.
+
+    Makes the training-set size searchable with ``GridSearchCV`` (``param_grid={"n_train": [10, 100]}``)
+    together with :func:`gahb.metrics.memorization_scorer`. ``sample``, ``transform`` and ``score`` are
+    those of the fitted copy.
+
+    Parameters
+    ----------
+    estimator : estimator
+    n_train : int, default=None
+        Number of training rows used (all when None); must not exceed the rows given to ``fit``.
+
+    Attributes
+    ----------
+    estimator_ : fitted clone of ``estimator``
+    n_train_ : int
+    """
+
+    def __init__(self, estimator, n_train=None):
+        self.estimator = estimator
+        self.n_train = n_train
+
+    def fit(self, X, y=None):
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D; got shape {X.shape}.")
+        n = X.shape[0] if self.n_train is None else self.n_train
+        if not isinstance(n, (numbers.Integral, np.integer)) or isinstance(n, bool) or not 1 <= n <= X.shape[0]:
+            raise ValueError(f"n_train must be an integer in [1, {X.shape[0]}]; got {self.n_train!r}.")
+        self.n_train_ = int(n)
+        self.estimator_ = clone(self.estimator).fit(X[: self.n_train_])
+        return self
+
+    def sample(self, n_samples=1, random_state=None, **kwargs):
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.sample(n_samples, random_state=random_state, **kwargs)
+
+    def transform(self, X):
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.transform(X)
+
+    def score(self, X, y=None):
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.score(X)
+
+
+# ----------------------------------------------------------------------------- the gahb transition command
+
+from gahb.experiments._transition_cli import add_arguments, run  # noqa: E402,F401
