@@ -1,0 +1,88 @@
+"""Private helpers shared by the dataset generators and loaders (numpy only)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from gahb._utils import resolve_seed
+
+
+def check_rng(random_state) -> np.random.Generator:
+    """A numpy ``Generator`` seeded only by ``random_state`` (never the global RNG)."""
+    return np.random.default_rng(resolve_seed(random_state))
+
+
+def check_int(value, name: str, minimum: int = 1) -> int:
+    """``value`` as a Python int ``>= minimum``, or a clear TypeError/ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
+    return int(value)
+
+
+def check_size(image_size, name: str = "image_size", minimum: int = 1) -> tuple[int, int]:
+    """``image_size`` (int or ``(H, W)``) -> ``(H, W)``."""
+    if isinstance(image_size, (tuple, list, np.ndarray)):
+        if len(image_size) != 2:
+            raise ValueError(f"{name} must be an int or a pair (H, W); got {image_size!r}.")
+        return check_int(image_size[0], f"{name}[0]", minimum), check_int(image_size[1], f"{name}[1]", minimum)
+    s = check_int(image_size, name, minimum)
+    return s, s
+
+
+def check_range(value, name: str, low=None, high=None) -> tuple[float, float]:
+    """A pair ``(a, b)`` of finite floats with ``low <= a <= b <= high``."""
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a pair of numbers (low, high); got {value!r}.") from exc
+    if not (np.isfinite(a) and np.isfinite(b)) or a > b:
+        raise ValueError(f"{name} must be finite with low <= high; got {value!r}.")
+    if (low is not None and a < low) or (high is not None and b > high):
+        raise ValueError(f"{name} must lie within [{low}, {high}]; got {value!r}.")
+    return a, b
+
+
+def box_reduce(images: np.ndarray, factor: int) -> np.ndarray:
+    """Average non-overlapping ``factor x factor`` blocks of the last two axes (exact area downsampling)."""
+    if factor == 1:
+        return images
+    *lead, H, W = images.shape
+    h, w = H // factor, W // factor
+    x = images[..., : h * factor, : w * factor].reshape(*lead, h, factor, w, factor)
+    return x.mean(axis=(-3, -1))
+
+
+def area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """``(n_out, n_in)`` area-averaging matrix: output cell ``i`` averages input span ``[i, i+1) * n_in / n_out``.
+
+    For ``n_in`` a multiple of ``n_out`` this is the plain block mean.
+    """
+    edges = np.arange(n_out + 1) * (n_in / n_out)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    cells = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(hi, cells + 1) - np.maximum(lo, cells), 0.0, None)
+    return overlap / overlap.sum(axis=1, keepdims=True)
+
+
+def area_resize(images: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """Area-average (box) resampling of the last two axes to ``out_hw``; float64 result."""
+    H, W = images.shape[-2:]
+    if (H, W) == tuple(out_hw):
+        return np.asarray(images, dtype=np.float64)
+    R = area_matrix(H, out_hw[0])
+    C = area_matrix(W, out_hw[1])
+    return np.einsum("ih,...hw,jw->...ij", R, np.asarray(images, dtype=np.float64), C, optimize=True)
+
+
+def image_bunch(images: np.ndarray, dtype=np.float32, **extra) -> Bunch:
+    """Bunch with ``data`` (n, n_pixels), ``images`` (a view of ``data``) and ``image_shape``."""
+    images = np.clip(np.asarray(images, dtype=dtype), 0.0, 1.0)
+    n = images.shape[0]
+    data = np.ascontiguousarray(images.reshape(n, -1))
+    image_shape = tuple(int(s) for s in images.shape[1:])
+    return Bunch(data=data, images=data.reshape((n,) + image_shape), image_shape=image_shape, **extra)
