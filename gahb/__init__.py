@@ -6,5 +6,6 @@ Kadkhodaie, Guth, Simoncelli & Mallat (ICLR 2024, arXiv 2310.02557) as scikit-le
 __version__ = "0.1.0"
 
 from .denoiser import DiffusionDenoiser
+from .basis import GAHBShrinkage, JacobianEigenbasis
 
-__all__ = ["DiffusionDenoiser", "__version__"]
+__all__ = ["DiffusionDenoiser", "GAHBShrinkage", "JacobianEigenbasis", "__version__"]
