@@ -77,12 +77,13 @@ def _check_chunk(chunk_size):
 
 
 def _prepare(block: np.ndarray, remove_mean: bool, normalize: bool) -> torch.Tensor:
-    t = torch.as_tensor(np.ascontiguousarray(block), dtype=torch.float64)
+    t = torch.from_numpy(np.array(block, dtype=np.float64, order="C", copy=True))
     if remove_mean:
         t = t - t.mean(dim=1, keepdim=True)
     if normalize:
         # a constant image has no direction: its similarity to anything is 0, not NaN
-        t = t / t.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        n = t.norm(dim=1, keepdim=True)
+        t = torch.where(n == 0, 0.0, t / torch.where(n == 0, 1.0, n))
     return t
 
 
