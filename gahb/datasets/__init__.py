@@ -5,7 +5,9 @@ with ``data`` of shape ``(n_samples, n_pixels)``, float32 in [0, 1], ``images`` 
 """
 
 from gahb.datasets._dead_leaves import make_dead_leaves
+from gahb.datasets._loaders import load_fashion_mnist, load_idx, load_image_folder, load_photo_tiles
 from gahb.datasets._synthetic import disk_tangents, make_c_alpha, make_disks, make_ray, make_sines, render_disks
+from gahb.datasets._utils import disjoint_split, remove_near_duplicates, shuffle_pixels, unshuffle_pixels
 
 __all__ = [
     "make_c_alpha",
@@ -15,4 +17,12 @@ __all__ = [
     "make_sines",
     "make_ray",
     "make_dead_leaves",
+    "shuffle_pixels",
+    "unshuffle_pixels",
+    "remove_near_duplicates",
+    "disjoint_split",
+    "load_image_folder",
+    "load_photo_tiles",
+    "load_idx",
+    "load_fashion_mnist",
 ]
