@@ -70,12 +70,12 @@ def area_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 
 def area_resize(images: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
-    """Area-average (box) resampling of the last two axes to ``out_hw``; float64 result."""
+    """Area-average (box) resampling of the last two axes to ``out_hw``; always a new float64 array."""
     H, W = images.shape[-2:]
     h, w = out_hw
     x = np.asarray(images, dtype=np.float64)
     if (H, W) == (h, w):
-        return x
+        return x.copy()
     if H % h == 0 and W % w == 0 and H // h == W // w:
         return box_reduce(x, H // h)
     return area_matrix(H, h) @ x @ area_matrix(W, w).T

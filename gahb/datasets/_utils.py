@@ -100,7 +100,7 @@ def _correlation_features(X, image_shape, size, chunk=8192):
     Z = np.empty((X.shape[0], d), dtype=np.float32)
     for a in range(0, X.shape[0], chunk):
         x = area_resize(np.asarray(X[a : a + chunk], dtype=np.float64).reshape(-1, C, H, W), out_hw).reshape(-1, d)
-        x -= x.mean(axis=1, keepdims=True)
+        x = x - x.mean(axis=1, keepdims=True)
         norm = np.linalg.norm(x, axis=1, keepdims=True)
         # a flat image has no defined correlation: a zero row never passes the threshold
         Z[a : a + chunk] = np.where(norm > 1e-12 * np.sqrt(d), x / np.maximum(norm, 1e-300), 0.0)
