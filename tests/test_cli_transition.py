@@ -1,0 +1,42 @@
+"""End to end: `gahb transition --quick` writes a readable report whose numbers are all finite."""
+
+import json
+import math
+import re
+
+from gahb.cli import main
+
+
+def _numbers(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _numbers(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _numbers(v)
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield obj
+
+
+def test_transition_quick_writes_report(tmp_path):
+    out = tmp_path / "rep"
+    rc = main(["transition", "--quick", "--jobs", "1", "-q", "-o", str(out)])
+    assert rc == 0
+    md = (out / "report.md").read_text()
+    data = json.loads((out / "report.json").read_text())
+    nums = list(_numbers(data))
+    assert len(nums) > 50 and all(math.isfinite(x) for x in nums)
+    for key in ("summary", "table", "config", "figures"):
+        assert key in data
+    assert data["table"]["n_train"] == [1, 4, 16]
+    for name in data["figures"]:
+        assert (out / name).stat().st_size > 1000
+        assert f"]({name})" in md  # every figure is embedded in report.md
+    assert {"summary.png", "histograms.png", "psnr_curves.png", "samples_N4.png"} <= set(data["figures"])
+    assert re.search(r"\| n_train \| mem_cosine_A", md)
+
+
+def test_transition_rejects_bad_sizes(tmp_path, capsys):
+    assert main(["transition", "--sizes", "a,b", "-o", str(tmp_path / "x")]) == 2
+    assert "--sizes" in capsys.readouterr().err
+    assert main(["transition", "--dataset", "photo-tiles", "-o", str(tmp_path / "y")]) == 2

@@ -1,0 +1,101 @@
+"""generalization_curve: known answers with the perfect memorizer, dask == sequential, sklearn tools."""
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, KFold, learning_curve
+
+from gahb.experiments.generalization import GeneralizationCurve, TrainingSubset, generalization_curve
+from gahb.metrics import memorization_scorer
+from gahb.optimal import MemorizingDenoiser
+
+
+def _tiny_net(**kw):
+    from gahb import DiffusionDenoiser
+
+    params = dict(width=8, n_blocks=2, max_iter=30, batch_size=16, image_shape=(8, 8), random_state=0,
+                  beta=1.0, h0=0.05, max_sample_steps=40, device="cpu")
+    params.update(kw)
+    return DiffusionDenoiser(**params)
+
+
+def test_memorizer_sweep_known_answers(rng):
+    X = rng.random((120, 64)).astype(np.float32)
+    res = generalization_curve(MemorizingDenoiser(image_shape=(8, 8), beta=1.0), X, [1, 5, 20], image_shape=(8, 8),
+                               n_samples=12, sigmas=PAPER3, n_psnr_images=20, verbose=0)
+    assert isinstance(res, GeneralizationCurve) and res.sizes == [1, 5, 20]
+    t = res.to_dict()
+    np.testing.assert_array_equal(t["mem_cosine_A"], 1.0)
+    np.testing.assert_array_equal(t["mem_cosine_B"], 1.0)
+    assert np.isnan(t["mem_ratio_A"][0]) and np.all(t["mem_ratio_A"][1:] == 1.0)  # ratio undefined at N = 1
+    assert np.all(t["cross_median"] < 0.5)  # disjoint memorizers disagree
+    assert np.all(t["psnr_gap"] > 20)  # perfect on its training set, not on held-out noise images
+    assert res.effective_memorization() == 20 and res.effective_memorization(rule="ratio") == 20
+    d = res[5]
+    np.testing.assert_allclose(d["nearest_similarity_A"], 1.0, atol=1e-5)
+    assert d["samples_A"].shape == (12, 64) and d["nearest_images_A"].shape == (12, 64)
+    s = res.summary()
+    assert s["mem_smallest_N"] == 1.0 and s["sizes"] == [1, 5, 20]
+
+
+PAPER3 = [0.05, 0.2, 0.5]
+
+
+def test_bad_arguments(rng):
+    X = rng.random((30, 16))
+    est = MemorizingDenoiser(image_shape=(4, 4))
+    with pytest.raises(ValueError, match="needs 2\\*N"):
+        generalization_curve(est, X, [1, 20], verbose=0)
+    with pytest.raises(ValueError, match="positive"):
+        generalization_curve(est, X, [0, 2], verbose=0)
+    with pytest.raises(TypeError, match="sample"):
+        generalization_curve(object(), X, [2], verbose=0)
+    with pytest.raises(ValueError, match="n_samples"):
+        generalization_curve(est, X, [2], n_samples=0, verbose=0)
+
+
+def test_network_sweep_sequential_equals_dask(rng):
+    """Fits through joblib's dask backend on a local distributed cluster give the sequential results."""
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    X = rng.random((40, 64)).astype(np.float32)
+    kw = dict(image_shape=(8, 8), n_samples=4, sigmas=PAPER3, n_psnr_images=8, verbose=0)
+    seq = generalization_curve(_tiny_net(), X, [2, 6], n_jobs=1, **kw)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl):
+        with joblib.parallel_config(backend="dask"):
+            par = generalization_curve(_tiny_net(), X, [2, 6], n_jobs=2, **kw)
+    for a, b in zip(seq.per_size, par.per_size):
+        for key in ("samples_A", "samples_B", "psnr_train_A", "psnr_test_B", "cross_similarity"):
+            np.testing.assert_array_equal(a[key], b[key])
+    assert seq.table()[0]["mem_cosine_A"] == par.table()[0]["mem_cosine_A"]
+
+
+def test_learning_curve_with_memorization_scorer(rng):
+    X = rng.random((40, 64))
+    scorer = memorization_scorer(8, random_state=0)
+    sizes, train, test = learning_curve(MemorizingDenoiser(image_shape=(8, 8), beta=1.0), X, None, train_sizes=[3, 12],
+                                        cv=KFold(2), scoring=scorer)
+    assert sizes.tolist() == [3, 12]
+    np.testing.assert_array_equal(train, 1.0)  # every sample copies an image of its training subset
+    np.testing.assert_array_equal(test, 0.0)  # and none copies a held-out image
+
+
+def test_learning_curve_with_network_runs():
+    rng = np.random.default_rng(1)
+    X = rng.random((24, 64)).astype(np.float32)
+    sizes, train, test = learning_curve(_tiny_net(), X, None, train_sizes=[2, 8], cv=KFold(2),
+                                        scoring=memorization_scorer(4, rule="cosine"))
+    assert train.shape == (2, 2) and np.all((train >= 0) & (train <= 1)) and np.all(np.isfinite(test))
+
+
+def test_grid_search_over_training_size(rng):
+    X = rng.random((40, 64))
+    gs = GridSearchCV(TrainingSubset(MemorizingDenoiser(image_shape=(8, 8), beta=1.0)), {"n_train": [2, 10]},
+                      scoring=memorization_scorer(6), cv=KFold(2), return_train_score=True)
+    gs.fit(X)
+    np.testing.assert_array_equal(gs.cv_results_["mean_train_score"], 1.0)
+    np.testing.assert_array_equal(gs.cv_results_["mean_test_score"], 0.0)
+    assert gs.best_estimator_.n_train_ in (2, 10)
+    with pytest.raises(ValueError, match="n_train"):
+        TrainingSubset(MemorizingDenoiser(), n_train=100).fit(X)
