@@ -55,12 +55,13 @@ def _leaves_chunk(u, Hg, Wg, min_leaves, max_leaves, size_range):
 def make_dead_leaves(
     n_samples=100,
     image_size=12,
+    random_state=None,
+    *,
     min_leaves=3,
     max_leaves=8,
     size_range=(0.08, 0.45),
     oversample=4,
     blur=0.6,
-    random_state=None,
 ):
     """Dead-leaves images: 3 to 8 occluding ellipses of random grey levels on a random background.
 
@@ -81,6 +82,8 @@ def make_dead_leaves(
         Number of images.
     image_size : int or (int, int), default=12
         Output ``(H, W)``.
+    random_state : int, RandomState, Generator or None, default=None
+        Seed; image ``i`` depends only on the seed and ``i``.
     min_leaves, max_leaves : int, default=3, 8
         Range of the number of ellipses per image.
     size_range : (float, float), default=(0.08, 0.45)
@@ -89,8 +92,6 @@ def make_dead_leaves(
         Drawing resolution factor before box averaging.
     blur : float, default=0.6
         Gaussian blur standard deviation in output pixels (0 turns it off).
-    random_state : int, RandomState, Generator or None, default=None
-        Seed; image ``i`` depends only on the seed and ``i``.
 
     Returns
     -------

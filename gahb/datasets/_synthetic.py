@@ -277,7 +277,7 @@ def disk_tangents(params, image_size=32, supersample=4):
     return T.reshape(P.shape[0], 5, H * W)
 
 
-def make_disks(n_samples=100, image_size=32, supersample=4, radius_range=None, random_state=None):
+def make_disks(n_samples=100, image_size=32, supersample=4, random_state=None, *, radius_range=None):
     """Anti-aliased disks: a 5-D curved manifold (centre row, centre col, radius, foreground, background).
 
     Follows the paper code's ``circle_dataset`` with translation, scaling and random intensities on
@@ -295,11 +295,11 @@ def make_disks(n_samples=100, image_size=32, supersample=4, radius_range=None, r
         ``(H, W)``; the paper uses 80.
     supersample : int, default=4
         Sub-samples per pixel side.
+    random_state : int, RandomState, Generator or None, default=None
+        Seed; image ``i`` depends only on the seed and ``i``.
     radius_range : (float, float) or None, default=None
         Range of the uniform radius in pixels. ``None``: ``(3, (S - 3) // 2)``, or for ``S < 12``
         ``(S / 8, max((S - 3) // 2, S / 4))``.
-    random_state : int, RandomState, Generator or None, default=None
-        Seed; image ``i`` depends only on the seed and ``i``.
 
     Returns
     -------
@@ -336,7 +336,7 @@ def make_disks(n_samples=100, image_size=32, supersample=4, radius_range=None, r
 # --------------------------------------------------------------------------- sines and rays
 
 
-def make_sines(n_samples=100, image_size=32, frequency=(0, 1), random_state=None):
+def make_sines(n_samples=100, image_size=32, random_state=None, *, frequency=(0, 1)):
     """Unit-frequency 2-D sinusoids with random amplitude and phase: a 2-D cone (SPEC.md 10.3).
 
     ``x[i, j] = a * (1 + sin(2 pi (fy i / H + fx j / W) + phi)) / 2`` with ``a ~ U(0, 1)`` and
@@ -350,10 +350,10 @@ def make_sines(n_samples=100, image_size=32, frequency=(0, 1), random_state=None
         Number of images.
     image_size : int or (int, int), default=32
         ``(H, W)``.
-    frequency : (int, int), default=(0, 1)
-        Whole cycles per image along rows and columns (integers, so the image is periodic).
     random_state : int, RandomState, Generator or None, default=None
         Seed; image ``i`` depends only on the seed and ``i``.
+    frequency : (int, int), default=(0, 1)
+        Whole cycles per image along rows and columns (integers, so the image is periodic).
 
     Returns
     -------

@@ -175,7 +175,7 @@ def remove_near_duplicates(X, image_shape, threshold=0.95, size=20, block_size=4
     return keep, int(n - keep.size)
 
 
-def disjoint_split(X, n, shuffle=True, random_state=None, return_indices=False):
+def disjoint_split(X, n, random_state=None, *, shuffle=True, return_indices=False):
     """Two non-overlapping training sets of ``n`` images each, nested across ``n``.
 
     With ``shuffle=False`` this is the paper's rule (SPEC.md 2.1): set A is the first ``n`` rows and set
@@ -189,10 +189,10 @@ def disjoint_split(X, n, shuffle=True, random_state=None, return_indices=False):
         Candidate images (e.g. after :func:`remove_near_duplicates`). Not modified.
     n : int
         Size of each set; ``2 * n <= n_samples``.
-    shuffle : bool, default=True
-        Permute the rows first.
     random_state : int, RandomState, Generator or None, default=None
         Seed of the permutation (unused when ``shuffle=False``).
+    shuffle : bool, default=True
+        Permute the rows first.
     return_indices : bool, default=False
         Return the row indices ``(idx_a, idx_b)`` instead of the rows.
 
