@@ -88,42 +88,49 @@ def _resolve(args) -> dict:
 
 
 def load_pool(cfg: dict, n_images: int):
-    """The image pool of the sweep: (X, image_shape, description)."""
+    """The image pool of the sweep: (X, X_B or None, image_shape, description)."""
     from gahb import datasets
 
     name, size, seed = cfg["dataset"], cfg["image_size"], cfg["seed"]
+    X_B = None
     if name == "dead-leaves":
         b = datasets.make_dead_leaves(n_images, image_size=size, random_state=seed)
         desc = f"synthetic dead leaves (3-8 occluding ellipses), {size}x{size}, generated with seed {seed}"
     elif name == "c-alpha":
         b = datasets.make_c_alpha(n_images, image_size=size, random_state=seed)
-        desc = f"synthetic C^alpha images, {size}x{size}"
+        desc = f"synthetic C^alpha images (alpha 2), {size}x{size}"
     elif name == "disks":
         b = datasets.make_disks(n_images, image_size=size, random_state=seed)
         desc = f"synthetic disks, {size}x{size}"
     elif name == "photo-tiles":
         b = datasets.load_photo_tiles(cfg["data_path"], tile_size=size)
-        desc = f"photo tiles {size}x{size} from {cfg['data_path']}"
+        desc = (f"photo tiles {size}x{size} from {cfg['data_path']} (photos shrunk 4x); models A and B "
+                "draw from disjoint sets of photos")
     elif name == "fashion-mnist":
-        kwargs = {"image_size": size}
-        if cfg["data_path"]:
-            kwargs["path"] = cfg["data_path"]
-        b = datasets.load_fashion_mnist(**kwargs)
-        desc = f"Fashion-MNIST at {size}x{size}"
+        crop = 24 if size <= 24 else None
+        b = datasets.load_fashion_mnist(cfg["data_path"] or datasets._loaders.FASHION_MNIST_PATH, kind="all",
+                                        crop=crop, image_size=size)
+        desc = f"Fashion-MNIST (train + test, 70,000 images), centre crop {crop}, area-resized to {size}x{size}"
     else:
         b = datasets.load_image_folder(cfg["data_path"], image_size=size)
-        desc = f"image folder {cfg['data_path']} at {size}x{size}"
+        desc = f"image folder {cfg['data_path']} (CelebA crop) at {size}x{size}"
     X = np.asarray(b.data, dtype=np.float32)
     shape = tuple(b.image_shape)
-    n_before = X.shape[0]
     if cfg.get("dedup"):
-        kept = datasets.remove_near_duplicates(X, threshold=cfg["dedup"])
-        X = np.asarray(getattr(kept, "data", kept), dtype=np.float32)
-        desc += f"; near-duplicates (cosine >= {cfg['dedup']}) removed: {n_before} -> {X.shape[0]}"
-    if name not in ("dead-leaves", "c-alpha", "disks") and X.shape[0] > n_images:
-        # a fixed random subset, so the sweep only touches what it needs
-        X = X[np.random.default_rng(cfg["seed"]).permutation(X.shape[0])[:n_images]]
-    return X, shape, desc
+        keep, dropped = datasets.remove_near_duplicates(X, shape, threshold=cfg["dedup"])
+        desc += f"; near-duplicates (|corr| > {cfg['dedup']}) removed: {X.shape[0]} -> {keep.size}"
+        X = X[keep]
+        if name == "photo-tiles":
+            b.half = np.asarray(b.half)[keep]
+    rng = np.random.default_rng(seed)
+    if name == "photo-tiles":
+        X, X_B = X[np.asarray(b.half) == 0], X[np.asarray(b.half) == 1]
+        n_max = max(cfg["sizes"])  # A's half also holds the held-out images of the PSNR curves
+        X = X[rng.permutation(X.shape[0])[: n_images - n_max]]
+        X_B = X_B[rng.permutation(X_B.shape[0])[:n_max]]
+    elif X.shape[0] > n_images:  # a fixed random subset, so the sweep only touches what it needs
+        X = X[rng.permutation(X.shape[0])[:n_images]]
+    return X, X_B, shape, desc
 
 
 def run(args) -> int:
@@ -140,10 +147,11 @@ def run(args) -> int:
         return 2
     sizes = cfg["sizes"]
     n_pool = 2 * sizes[-1] + cfg["n_psnr_images"]
-    X, shape, desc = load_pool(cfg, n_pool)
-    if X.shape[0] < 2 * sizes[-1]:
-        print(f"gahb transition: error: the data has {X.shape[0]} images; N={sizes[-1]} needs {2 * sizes[-1]}.",
-              file=sys.stderr)
+    X, X_B, shape, desc = load_pool(cfg, n_pool)
+    n_have = X.shape[0] + (0 if X_B is None else X_B.shape[0])
+    if n_have < 2 * sizes[-1] or (X_B is not None and min(X.shape[0], X_B.shape[0]) < sizes[-1]):
+        print(f"gahb transition: error: the data has {n_have} images; N={sizes[-1]} needs {2 * sizes[-1]}"
+              " (N per model).", file=sys.stderr)
         return 2
     est = DiffusionDenoiser(architecture=cfg["architecture"], width=cfg["width"], n_blocks=cfg["n_blocks"],
                             n_layers=cfg["n_layers"], image_shape=shape, max_iter=cfg["steps"],
@@ -153,7 +161,7 @@ def run(args) -> int:
     if not args.quiet:
         print(f"gahb transition: {desc}; N = {sizes}; {cfg['architecture']} width {cfg['width']}, "
               f"{cfg['steps']} steps per model; {2 * len(sizes)} models, {cfg['jobs']} in parallel", file=sys.stderr)
-    res = generalization_curve(est, X, sizes, image_shape=shape, n_samples=cfg["n_samples"],
+    res = generalization_curve(est, X, sizes, X_B=X_B, image_shape=shape, n_samples=cfg["n_samples"],
                                sample_random_state=cfg["seed"], random_state=cfg["seed"],
                                n_psnr_images=cfg["n_psnr_images"], n_jobs=cfg["jobs"], verbose=0 if args.quiet else 1)
     rep = Report(cfg["output"], "Memorization to generalization: two models per training-set size N")
@@ -165,7 +173,7 @@ def run(args) -> int:
     )
     rep.add_heading("Setup")
     rep.add_text(
-        f"- data: {desc}; pool {X.shape[0]} images, shuffled and split into two disjoint blocks\n"
+        f"- data: {desc}; pool {n_have} images, shuffled and split into two disjoint blocks\n"
         f"- sizes N: {', '.join(map(str, sizes))}\n"
         f"- model: bias-free {cfg['architecture']}, width {cfg['width']}, "
         + (f"{cfg['n_blocks']} levels" if cfg["architecture"] == "unet" else f"{cfg['n_layers']} layers")
@@ -180,7 +188,7 @@ def run(args) -> int:
     rep.add_text(f"Total wall time {wall:.0f} s on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
                  f"torch threads per process: default; jobs: {cfg['jobs']}.")
     rep.data["config"] = {k: v for k, v in cfg.items()}
-    rep.data["data"] = {"description": desc, "n_pool": int(X.shape[0]), "image_shape": list(shape)}
+    rep.data["data"] = {"description": desc, "n_pool": int(n_have), "image_shape": list(shape)}
     rep.data["wall_seconds_total"] = wall
     md, js = rep.write()
     if not args.quiet:

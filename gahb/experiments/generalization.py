@@ -49,7 +49,7 @@ def _sample(est, n_samples, seed):
 
 def _fit_sample_score(estimator, X_fit, X_test, n_samples, sample_seed, sigmas, n_psnr, psnr_seed, keep):
     """Fit a clone on ``X_fit``, draw ``n_samples`` with ``sample_seed``, compute train/test PSNR curves."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     est = clone(estimator).fit(X_fit)
     t1 = time.perf_counter()
     samples, info = _sample(est, n_samples, sample_seed)
@@ -62,6 +62,9 @@ def _fit_sample_score(estimator, X_fit, X_test, n_samples, sample_seed, sigmas, 
         out["psnr_train"] = psnr_curve(est, X_fit, sigmas=sigmas, n_images=n_psnr, random_state=psnr_seed).output_psnr
         out["psnr_test"] = psnr_curve(est, X_test, sigmas=sigmas, n_images=n_psnr, random_state=psnr_seed).output_psnr
     out["psnr_seconds"] = time.perf_counter() - t2
+    # CPU seconds of the whole worker process: with one fit per process (loky) this is the fit's own cost,
+    # which tells what the sweep would take on an idle machine when the cores are shared
+    out["cpu_seconds"] = time.process_time() - c0
     if keep:
         out["estimator"] = est
     return out
@@ -80,7 +83,7 @@ def _check_sizes(sizes):
     return sizes
 
 
-def generalization_curve(estimator, X, sizes, *, image_shape=None, n_samples: int = 64, sample_random_state=0,
+def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_samples: int = 64, sample_random_state=0,
                          random_state=0, shuffle: bool = True, sigmas=None, n_psnr_images: int = 300,
                          threshold: float = 0.95, remove_mean: bool = True, epsilon: float = 0.1,
                          n_jobs=None, verbose: int = 1, keep_estimators: bool = False):
@@ -94,6 +97,9 @@ def generalization_curve(estimator, X, sizes, *, image_shape=None, n_samples: in
     X : array-like of shape (n_images, n_features)
         Image pool in [0, 1]. Needs ``2 * max(sizes)`` rows; rows beyond that (up to ``n_psnr_images``) are
         the held-out set of the PSNR curves, otherwise each model is tested on the other model's block.
+    X_B : array-like of shape (n_images_B, n_features), default=None
+        A separate pool for model B (e.g. tiles of other photos, so that A and B share no scene); model A
+        then draws from ``X`` only and the held-out images come from ``X`` after A's block.
     sizes : list of int
         Training-set sizes N.
     image_shape : tuple, default=None
@@ -145,7 +151,14 @@ def generalization_curve(estimator, X, sizes, *, image_shape=None, n_samples: in
         raise ValueError(f"X must be a numeric 2-D array (n_images, n_features); got shape {X.shape}.")
     sizes = _check_sizes(sizes)
     n_max = int(sizes[-1])
-    if X.shape[0] < 2 * n_max:
+    if X_B is not None:
+        X_B = np.asarray(X_B)
+        if X_B.ndim != 2 or X_B.shape[1] != X.shape[1]:
+            raise ValueError(f"X_B must be 2-D with {X.shape[1]} features like X; got shape {X_B.shape}.")
+        if min(X.shape[0], X_B.shape[0]) < n_max:
+            raise ValueError(f"the largest size N={n_max} needs N images in X and in X_B; they have "
+                             f"{X.shape[0]} and {X_B.shape[0]}.")
+    elif X.shape[0] < 2 * n_max:
         raise ValueError(f"the largest size N={n_max} needs 2*N = {2 * n_max} images in X; X has {X.shape[0]}.")
     if not isinstance(n_samples, (numbers.Integral, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
@@ -154,9 +167,15 @@ def generalization_curve(estimator, X, sizes, *, image_shape=None, n_samples: in
     sigmas = PAPER_SIGMAS if sigmas is None else np.asarray(sigmas, dtype=np.float64).ravel()
     seed = resolve_seed(random_state)
     sample_seed = resolve_seed(sample_random_state)
-    order = np.random.default_rng(seed).permutation(X.shape[0]) if shuffle else np.arange(X.shape[0])
-    block_A, block_B = X[order[:n_max]], X[order[n_max : 2 * n_max]]
-    extra = X[order[2 * n_max : 2 * n_max + n_psnr_images]]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(X.shape[0]) if shuffle else np.arange(X.shape[0])
+    if X_B is None:
+        block_A, block_B = X[order[:n_max]], X[order[n_max : 2 * n_max]]
+        extra = X[order[2 * n_max : 2 * n_max + n_psnr_images]]
+    else:
+        order_B = rng.permutation(X_B.shape[0]) if shuffle else np.arange(X_B.shape[0])
+        block_A, block_B = X[order[:n_max]], X_B[order_B[:n_max]]
+        extra = X[order[n_max : n_max + n_psnr_images]]
 
     tasks, keys = [], []
     for n in sizes:
@@ -223,6 +242,7 @@ def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
                 d[f"{key}_{role}"] = out[key]
         d[f"fit_seconds_{role}"] = out["fit_seconds"]
         d[f"sample_seconds_{role}"] = out["sample_seconds"]
+        d[f"cpu_seconds_{role}"] = out["cpu_seconds"]
     return d
 
 
@@ -286,6 +306,7 @@ class GeneralizationCurve:
             if "n_steps_A" in d:
                 row["sampler_steps_median"] = float(np.median(np.concatenate([d["n_steps_A"], d["n_steps_B"]])))
             row["fit_seconds"] = d["fit_seconds_A"] + d["fit_seconds_B"]
+            row["cpu_seconds"] = d["cpu_seconds_A"] + d["cpu_seconds_B"]
             rows.append(row)
         return rows
 
@@ -336,6 +357,7 @@ class GeneralizationCurve:
             "psnr_gap_last": float(fin[-1]) if fin.size else float("nan"),
             "psnr_gap_decreasing": bool(fin.size > 1 and fin[-1] < fin[0]),
             "wall_seconds": self.wall_seconds,
+            "cpu_seconds": float(np.sum(t["cpu_seconds"])),
         }
 
     # ------------------------------------------------------------------ plots (matplotlib, lazily)
@@ -442,17 +464,18 @@ class GeneralizationCurve:
         )
         cols = ["n_train", "mem_cosine_A", "mem_cosine_B", "mem_ratio_A", "mem_ratio_B", "nearest_median",
                 "cross_median", "cross_q25", "cross_q75", "chance_median", "cross_raw_median",
-                "data_baseline_median", "psnr_gap", "n_nan_samples", "fit_seconds"]
+                "data_baseline_median", "psnr_gap", "n_nan_samples", "fit_seconds", "cpu_seconds"]
         rows = self.table()
         extra = [c for c in ("n_not_converged", "sampler_steps_median") if c in rows[0]]
-        report.add_table(rows, cols[:-1] + extra + cols[-1:])
+        report.add_table(rows, cols[:-2] + extra + cols[-2:])
         report.add_text(
             "Similarities are cosines" + (" of mean-removed images (Pearson correlation)" if self.remove_mean else "")
             + f"; `mem_*` = fraction of {self.n_samples} samples copying a training image of their own model "
             f"(cosine >= {self.threshold}, or L2 distance to the nearest < 1/3 of that to the 2nd nearest); "
             "`cross` = model A's sample i against model B's sample i (same noise); `chance` = A_i against "
             "B_(i+1); `data_baseline` = each image of A_N against its nearest in B_N; `psnr_gap` = mean over "
-            "the noise grid of train minus held-out output PSNR."
+            "the noise grid of train minus held-out output PSNR; `fit_seconds` = wall time of the two fits "
+            "(training, sampling, PSNR curves), `cpu_seconds` = their CPU time."
         )
         report.add_figure(self.plot_summary(), "summary", "Memorization rate, A-vs-B similarity and PSNR gap vs N")
         report.add_figure(self.plot_histograms(), "histograms",
