@@ -63,6 +63,15 @@ def test_prefix_stable_and_no_global_rng(name):
     np.testing.assert_array_equal(np.random.get_state()[1], state)
 
 
+@pytest.mark.parametrize("gen", [make_c_alpha, make_disks])
+def test_chunked_generation_equals_one_chunk(gen, monkeypatch):
+    import gahb.datasets._synthetic as synth
+
+    whole = gen(7, 12, random_state=2)
+    monkeypatch.setattr(synth, "_CHUNK_FLOATS", 1)  # one image per chunk
+    np.testing.assert_array_equal(gen(7, 12, random_state=2).data, whole.data)
+
+
 def test_random_state_objects_accepted():
     a = make_disks(4, 16, random_state=np.random.default_rng(3))
     b = make_disks(4, 16, random_state=np.random.RandomState(3))

@@ -132,6 +132,21 @@ def test_dedup_memory_is_blockwise():
     assert peak < dense / 8, (peak, dense)
 
 
+@pytest.mark.slow
+def test_dedup_memory_at_fifty_thousand_images():
+    n, side = 50_000, 20
+    X = np.random.default_rng(3).random((n, side * side), dtype=np.float32)
+    X[n - 1] = X[0]
+    tracemalloc.start()
+    try:
+        keep, dropped = remove_near_duplicates(X, (side, side), block_size=4096)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert dropped == 1 and keep[-1] == n - 2
+    assert peak < 0.05 * 4 * n * n  # the dense float32 matrix would be 9.3 GiB
+
+
 # --------------------------------------------------------------------------- disjoint split
 
 

@@ -128,28 +128,31 @@ def load_image_folder(path, image_size=40, crop="celeba", grayscale=True, cache=
     _crop_box(10, 10, crop)  # validates crop before reading anything
 
     def compute():
-        out, kept = [], []
+        from PIL import Image
+
+        bicubic = getattr(Image, "Resampling", Image).BICUBIC
+        out, kept = None, []
         for name in names:
             im = _open_rgb(os.path.join(path, name))
             if im is None:
                 continue
             im = im.crop(_crop_box(im.width, im.height, crop))
             if size is not None and (im.height, im.width) != size:
-                from PIL import Image
-
-                im = im.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+                im = im.resize((size[1], size[0]), bicubic)
             x = np.asarray(im, dtype=np.float64) / 255.0
             x = x.mean(axis=2) if grayscale else x.transpose(2, 0, 1)
-            if out and x.shape != out[0].shape:
+            if out is None:  # one buffer for the whole folder: no second copy when stacking
+                out = np.empty((len(names),) + x.shape, dtype=np.float32)
+            elif x.shape != out.shape[1:]:
                 raise ValueError(
-                    f"{name!r} gives a {x.shape} image but earlier files gave {out[0].shape}; "
+                    f"{name!r} gives a {x.shape} image but earlier files gave {out.shape[1:]}; "
                     "pass image_size to resize every image to one size."
                 )
-            out.append(x.astype(np.float32))
+            out[len(kept)] = x
             kept.append(name)
-        if not out:
+        if not kept:
             raise ValueError(f"no readable image in {os.fspath(path)!r}.")
-        return {"images": np.stack(out), "filenames": np.array(kept)}
+        return {"images": out[: len(kept)], "filenames": np.array(kept)}
 
     key = {"loader": "image_folder", "size": size, "crop": crop, "gray": bool(grayscale), "files": _file_key(path, names)}
     res = _cached(cache, key, compute)
