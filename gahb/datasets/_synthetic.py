@@ -8,7 +8,6 @@ one fixed block of uniforms per image in image order, so ``make_x(n, random_stat
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import Bunch
 
 from gahb.datasets._common import box_reduce, check_int, check_range, check_rng, check_size, image_bunch
 
