@@ -226,6 +226,18 @@ def test_c_alpha_images_more_regular_for_larger_alpha():
     assert fractions[2] > 1.05 * fractions[3], fractions
 
 
+def test_c_alpha_edges_seen_in_images_follow_alpha():
+    """Image-level check, no latents used: the row of each column's largest vertical jump traces the contour."""
+    tv = []
+    for a in (1.0, 2.0, 3.0):
+        b = make_c_alpha(200, 64, alpha=a, beta=6.0, blur=False, random_state=0)  # smooth backgrounds
+        edge = np.abs(np.diff(b.images.astype(np.float64), axis=1)).argmax(axis=1) + 1
+        latent = np.clip(np.round(b.contours - 32) + 32, 0, 64)
+        assert np.mean(edge == latent) > 0.95  # the latent contour is where the image's edge is
+        tv.append(np.abs(np.diff(edge, axis=1)).mean())
+    assert tv[0] > 2.0 * tv[1] and tv[1] > 1.05 * tv[2], tv
+
+
 def test_c_alpha_beta_controls_backgrounds_only():
     a = make_c_alpha(5, 16, alpha=2.0, beta=2.0, random_state=4)
     b = make_c_alpha(5, 16, alpha=2.0, beta=6.0, random_state=4)
