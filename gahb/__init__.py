@@ -7,5 +7,10 @@ __version__ = "0.1.0"
 
 from .denoiser import DiffusionDenoiser
 from .basis import GAHBShrinkage, JacobianEigenbasis
+from .sampling import SamplerOutput, sample_euler, sample_heun, sample_ks
+from .inverse import BlockAverage, Inpainting, RandomPixels, RandomSubspace, SpectralLowpass, solve_inverse
 
-__all__ = ["DiffusionDenoiser", "GAHBShrinkage", "JacobianEigenbasis", "__version__"]
+__all__ = [
+    "SamplerOutput", "sample_ks", "sample_euler", "sample_heun",
+    "Inpainting", "RandomPixels", "BlockAverage", "SpectralLowpass", "RandomSubspace", "solve_inverse",
+    "DiffusionDenoiser", "GAHBShrinkage", "JacobianEigenbasis", "__version__"]
