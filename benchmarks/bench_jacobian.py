@@ -1,0 +1,127 @@
+"""Jacobian tools, measured side by side (medians of --repeats runs), on a lightly trained bias-free UNet.
+
+(a) dense J by batched VJPs (gahb.jacobian.full_jacobian) vs the per-pixel autograd loop, 32x32 and 64x64;
+(b) Hutchinson tr J vs the exact trace of the dense J, 64x64 (speed and relative error);
+(c) Lanczos top-32 eigenpairs vs dense J + eigh, 64x64 (speed, eigenvalue error, subspace agreement);
+(d) the largest square image each method handles within a memory budget (default 16 GiB), from the
+    measured per-image autograd bytes and the d x d matrices (an estimate, not a run).
+
+Targets (CPU): (a) >= 3x, (b) >= 20x at <= 3 % error, (c) >= 10x.
+
+    python benchmarks/bench_jacobian.py [--repeats 3] [--threads 1] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from gahb import DiffusionDenoiser
+from gahb import jacobian as jb
+from gahb.datasets import make_c_alpha
+
+
+def timed(fn, repeats, device):
+    times, out = [], None
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def model(size, args, device):
+    """A UNet trained for a few hundred steps on C^alpha images of this size, and one noisy test image."""
+    data = make_c_alpha(args.n_train + 1, image_size=size, alpha=3.0, random_state=0)
+    den = DiffusionDenoiser(width=args.width, n_blocks=args.n_blocks, max_iter=args.steps, batch_size=16,
+                            image_shape=(size, size), random_state=0, device=device).fit(data.data[:-1])
+    g = torch.Generator().manual_seed(1)
+    x = torch.as_tensor(data.data[-1], dtype=torch.float32).reshape(1, size, size)
+    y = (x + 0.1 * torch.randn(x.shape, generator=g)).to(device)
+    return den.denoiser_, y
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--loop-repeats", type=int, default=1, help="repeats of the slow per-pixel loop")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--n-blocks", type=int, default=3)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--n-train", type=int, default=512)
+    p.add_argument("--probes", type=int, default=32, help="Hutchinson probes")
+    p.add_argument("--k", type=int, default=32, help="Lanczos eigenpairs")
+    p.add_argument("--budget-gib", type=float, default=16.0)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+          f"UNet width {args.width}, {args.n_blocks} levels, {args.steps} training steps")
+    rows = []
+    f64 = None
+    for size in (32, 64):
+        f, y = model(size, args, device)
+        t_full, J = timed(lambda: jb.full_jacobian(f, y), args.repeats, device)
+        t_loop, J_loop = timed(lambda: jb.jacobian_by_loop(f, y), args.loop_repeats, device)
+        err = float((J - J_loop).abs().max() / J_loop.abs().max())
+        rows.append(("(a) dense J batched vs per-pixel loop", f"{size}x{size}", t_loop, t_full,
+                     f"max rel diff {err:.1e}", 3.0))
+        if size == 64:
+            f64, y64, J64, t_full64 = f, y, J, t_full
+    exact = float(J64.double().trace())
+    t_h, est = timed(lambda: jb.hutchinson_trace(f64, y64, args.probes, random_state=0), args.repeats, device)
+    rel = abs(est.estimate - exact) / abs(exact)
+    rows.append((f"(b) Hutchinson tr J ({args.probes} probes) vs exact", "64x64", t_full64, t_h,
+                 f"tr {exact:.1f}, est {est.estimate:.1f} +- {est.std_error:.1f}, error {100 * rel:.2f} %", 20.0))
+
+    def dense_eigh():
+        return jb.symmetric_eigh(jb.full_jacobian(f64, y64))
+
+    t_eigh, (lam, E) = timed(dense_eigh, args.repeats, device)
+    t_lan, (lam_k, E_k, n_prod) = timed(lambda: jb.top_eigenpairs(f64, y64, args.k, random_state=0), args.repeats,
+                                        device)
+    cos = torch.linalg.svdvals(E[:, : args.k].cpu().T @ E_k.cpu())
+    rows.append((f"(c) Lanczos top-{args.k} vs dense J + eigh", "64x64", t_eigh, t_lan,
+                 f"{n_prod} products, max |dlambda| {float((lam_k - lam[: args.k].cpu()).abs().max()):.1e}, "
+                 f"min cos {float(cos.min()):.4f}", 10.0))
+    print()
+    print("| benchmark | size | baseline s | gahb s | ratio | target | notes |")
+    print("|---|---|---|---|---|---|---|")
+    for name, size, base, new, notes, target in rows:
+        print(f"| {name} | {size} | {base:.3f} | {new:.3f} | {base / new:.1f}x | >= {target:g}x | {notes} |")
+
+    # (d) memory model: activations per image are measured at two sizes and scale with the pixel count.
+    budget = args.budget_gib * 2**30
+    per_pixel = jb._bytes_per_image(f64, y64) / y64.numel()
+    print(f"\n(d) largest square image within {args.budget_gib:g} GiB (autograd bytes per pixel, measured at 64x64: "
+          f"{per_pixel:.0f}; width {args.width}):")
+    print("| method | memory model | largest side |")
+    print("|---|---|---|")
+    # dense: J float32 + symmetric part and eigenvectors float64 (eigh workspace ~ one more d x d) + a chunk of
+    # at least one image's autograd buffers; matrix-free: one image's buffers + (2k+1) Lanczos vectors (float64)
+    models = [
+        ("dense J only (float32)", lambda d: 4 * d * d + per_pixel * d),
+        ("dense J + eigh (float64)", lambda d: 4 * d * d + 3 * 8 * d * d + per_pixel * d),
+        ("per-pixel loop (J float32 + one graph)", lambda d: 4 * d * d + per_pixel * d),
+        (f"Lanczos top-{args.k} / Hutchinson (one image per product)",
+         lambda d: per_pixel * d + 8 * d * (2 * args.k + 1) * 2),
+    ]
+    for name, mem in models:
+        side = 8
+        while mem((side + 8) ** 2) <= budget:
+            side += 8
+        print(f"| {name} | {'d^2 + activations' if 'dense' in name or 'loop' in name else 'activations'} | {side} |")
+
+
+if __name__ == "__main__":
+    main()
