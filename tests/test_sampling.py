@@ -294,3 +294,16 @@ def test_bad_inputs_raise():
         sample_ks(BlindShrink(), np.zeros((1, 4, 4)), sample_generators(0, 2))
     with pytest.raises(ValueError, match="sigma_final"):
         sample_heun(BlindShrink(), mean, sample_generators(0, 2), sigma_final=2.0)
+
+
+def test_empirical_optimal_denoiser_samples_reproduce_training_images():
+    """The exact posterior mean of 3 training images (requires_sigma) makes the sampler memorize."""
+    from gahb.optimal import EmpiricalOptimalDenoiser
+
+    X = np.random.default_rng(0).random((3, 16))
+    den = EmpiricalOptimalDenoiser(X, (4, 4))
+    out = sample_ks(den, torch.full((1, 4, 4), 0.5), sample_generators(0, 6), beta=0.5)
+    assert out.converged.all()
+    S = out.x.reshape(6, -1).double().numpy()
+    rms = np.sqrt(((S[:, None] - X[None]) ** 2).mean(-1))
+    assert rms.min(axis=1).max() < 0.01
