@@ -18,7 +18,7 @@ import numpy as np
 
 # Measured defaults (see docs/transition.md for the numbers behind them).
 DEFAULTS = dict(dataset="dead-leaves", image_size=12, sizes="1,10,100,1000,10000", architecture="unet", width=16,
-                n_blocks=3, n_layers=21, steps=4000, batch_size=64, learning_rate=1e-3, n_samples=64, beta=1.0,
+                n_blocks=2, n_layers=21, steps=3000, batch_size=64, learning_rate=1e-3, n_samples=64, beta=1.0,
                 h0=0.01, sigma_final=0.05, max_sample_steps=1000, n_psnr_images=300, jobs=2, seed=0)
 # A tiny configuration that runs in well under a minute: checks the plumbing, shows no transition.
 QUICK = dict(image_size=8, sizes="1,4,16", width=8, n_blocks=2, steps=60, batch_size=16, n_samples=6,
