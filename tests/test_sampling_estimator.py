@@ -30,7 +30,7 @@ def smooth_images(n, seed):
 
 
 def _fit(seed, data_seed):
-    return DiffusionDenoiser(width=8, n_blocks=2, max_iter=100, batch_size=32, image_shape=(H, H),
+    return DiffusionDenoiser(width=8, n_blocks=2, max_iter=200, batch_size=32, image_shape=(H, H),
                              random_state=seed, device="cpu").fit(smooth_images(500, data_seed))
 
 
