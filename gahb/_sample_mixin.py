@@ -141,6 +141,18 @@ class SamplingMixin:
             ``n_steps``, ``converged``, ``diverged`` (per sample), ``sigma`` (last measured effective
             noise), ``random_state`` (the seed used) and, with ``trajectory_steps``, ``trajectory``
             ``(len(steps), n_samples, n_features)`` and ``trajectory_steps``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import DiffusionDenoiser
+        >>> X = np.random.default_rng(0).random((200, 64))
+        >>> den = DiffusionDenoiser(width=8, n_blocks=2, max_iter=20, image_shape=(8, 8), random_state=0).fit(X)
+        >>> S, info = den.sample(4, random_state=0, return_info=True)
+        >>> S.shape, info["n_steps"].shape
+        ((4, 64), (4,))
+        >>> bool(np.array_equal(S, den.sample(4, random_state=0)))
+        True
         """
         check_is_fitted(self, "denoiser_")
         n_samples = _check_count("n_samples", n_samples)
@@ -189,6 +201,19 @@ class SamplingMixin:
             Reconstructions (NaN rows for diverged samples).
         info : dict, only with ``return_info=True``
             As in :meth:`sample`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import DiffusionDenoiser
+        >>> from gahb.inverse import BlockAverage
+        >>> X = np.random.default_rng(0).random((200, 64))
+        >>> den = DiffusionDenoiser(width=8, n_blocks=2, max_iter=20, image_shape=(8, 8), random_state=0).fit(X)
+        >>> op = BlockAverage((8, 8), factor=2)
+        >>> c = op.measure_rows(X[:3])
+        >>> X_hat = den.reconstruct(c, op, random_state=0, on_divergence="ignore")
+        >>> X_hat.shape, bool(np.allclose(op.measure_rows(X_hat), c, atol=1e-5))
+        ((3, 64), True)
         """
         check_is_fitted(self, "denoiser_")
         if not isinstance(operator, MeasurementOperator):
