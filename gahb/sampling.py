@@ -76,7 +76,7 @@ def ks_step_size(t, h0: float):
 
 
 def sigma_grid(sigma_0: float, sigma_final: float, n_steps: int, rho: float = 7.0) -> torch.Tensor:
-    """Decreasing noise grid of Karras et al. (2022, eq. 5) from ``sigma_0`` to ``sigma_final``, ``n_steps + 1`` values."""
+    """Decreasing grid of Karras et al. (2022, eq. 5) from ``sigma_0`` to ``sigma_final`` (``n_steps + 1`` values)."""
     i = torch.arange(n_steps + 1, dtype=torch.float64) / max(n_steps, 1)
     a, b = sigma_0 ** (1.0 / rho), sigma_final ** (1.0 / rho)
     return (a + i * (b - a)) ** rho
@@ -119,7 +119,9 @@ def _prepare(denoiser, mean, generators, trajectory_steps):
     if mean.dim() == 3:
         mean = mean.unsqueeze(0).expand(B, *mean.shape)
     if mean.dim() != 4 or mean.shape[0] != B:
-        raise ValueError(f"mean must have shape (C, H, W) or ({B}, C, H, W) for {B} generators; got {tuple(mean.shape)}.")
+        raise ValueError(
+            f"mean must have shape (C, H, W) or ({B}, C, H, W) for {B} generators; got {tuple(mean.shape)}."
+        )
     steps = None
     if trajectory_steps is not None:
         steps = tuple(sorted({_check_int("trajectory_steps entries", s) for s in trajectory_steps}))

@@ -82,7 +82,8 @@ def test_batch_composition_does_not_change_a_sample(gauss64):
 def test_two_denoisers_receive_identical_noise():
     """Different priors, same generators: the initial and injected noise of every sample match."""
     records = {}
-    for name, den in [("a", GaussianDenoiser(64, 4, seed=1)), ("b", GaussianDenoiser(64, 8, seed=2, lam_range=(0.02, 0.1)))]:
+    priors = [("a", GaussianDenoiser(64, 4, seed=1)), ("b", GaussianDenoiser(64, 8, seed=2, lam_range=(0.02, 0.1)))]
+    for name, den in priors:
         rec = []
         sample_ks(den, den.mean_image() * (0.9 if name == "b" else 1.0), sample_generators(11, 4),
                   callback=lambda s, rec=rec: rec.append((s["step"], s["active"].clone(), s["noise"].clone())))
