@@ -171,6 +171,9 @@ def run(args) -> int:
         "reproduce their own training images, so A and B differ; generalizing models produce nearly the same "
         "image from the same noise, one that is in neither training set."
     )
+    if args.quick:
+        rep.add_text("**`--quick`: a plumbing check.** The models are barely trained, so this report shows no "
+                     "transition; run without `--quick` for the real study.")
     rep.add_heading("Setup")
     rep.add_text(
         f"- data: {desc}; pool {n_have} images, shuffled and split into two disjoint blocks\n"
