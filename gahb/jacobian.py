@@ -218,22 +218,31 @@ class JacobianOperator:
         self.chunk_size, self.max_memory = chunk_size, max_memory
         self.d = self.y.numel()
         self.n_products = 0
+        self._step = self._vjp = None  # chunk size and the VJP of one forward pass, reused by every product
 
     def _batch(self, M: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(M.T), dtype=self.y.dtype, device=self.y.device)
+        V = torch.as_tensor(np.ascontiguousarray(M.T), dtype=self.y.dtype, device=self.y.device)
+        return V.reshape((-1,) + tuple(self.y.shape))
+
+    def _transpose(self, U):
+        with eval_mode(self.f):
+            if self._vjp is None:
+                _, fn = torch.func.vjp(_single(self.f), self.y)
+                self._vjp = torch.func.vmap(fn)
+            return torch.cat([self._vjp(U[s : s + self._step])[0].detach() for s in range(0, U.shape[0], self._step)])
 
     def _apply(self, M: np.ndarray, part: str) -> np.ndarray:
+        if self._step is None:
+            with eval_mode(self.f):
+                self._step = _chunk_size(self.f, self.y, self.max_memory, self.chunk_size)
         V = self._batch(M)
-        kw = dict(chunk_size=self.chunk_size, max_memory=self.max_memory)
         if part == "forward":
-            out = jvp(self.f, self.y, V, **kw)
-            self.n_products += V.shape[0]
+            out = jvp(self.f, self.y, V, chunk_size=self._step)
         elif part == "transpose":
-            out = vjp(self.f, self.y, V, **kw)
-            self.n_products += V.shape[0]
+            out = self._transpose(V)
         else:
-            out = 0.5 * (jvp(self.f, self.y, V, **kw).double() + vjp(self.f, self.y, V, **kw).double())
-            self.n_products += 2 * V.shape[0]
+            out = 0.5 * (jvp(self.f, self.y, V, chunk_size=self._step).double() + self._transpose(V).double())
+        self.n_products += (2 if part == "symmetric" else 1) * V.shape[0]
         return out.reshape(V.shape[0], -1).to("cpu", torch.float64).numpy().T
 
     def matmat(self, M) -> np.ndarray:
