@@ -87,3 +87,11 @@ def test_memorizer_transform_denoises(rng):
     out = est.transform(noisy)
     np.testing.assert_array_equal(noisy, X0)
     assert np.mean((out - X[:5]) ** 2) < 0.1 * np.mean((noisy - X[:5]) ** 2)
+
+
+def test_memorizer_passes_sklearn_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    results = check_estimator(MemorizingDenoiser(), on_fail=None)
+    failed = [r["check_name"] for r in results if r["status"] == "failed"]
+    assert len(results) > 30 and failed == []
