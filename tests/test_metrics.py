@@ -62,7 +62,7 @@ def test_brightness_offset_raw_vs_mean_removed(rng):
     np.testing.assert_allclose(paired_cosine_similarity(X, X + 0.5, remove_mean=True), 1.0, atol=1e-12)
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 10_000])
+@pytest.mark.parametrize("chunk", [2, 7, 64, 10_000])
 def test_chunked_equals_dense(rng, chunk):
     X, Y = rng.random((23, 36)), rng.random((101, 36))
     idx, sim = nearest_neighbors(X, Y, 4, chunk_size=chunk)
