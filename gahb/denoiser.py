@@ -351,10 +351,10 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         check_is_fitted(self)
         from safetensors.torch import save_file
 
-        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
+        params = {k: _plain(v) for k, v in self.get_params().items()}
         params["device"] = str(params["device"])
         if not isinstance(params["random_state"], (int, type(None))):
-            params["random_state"] = None
+            params["random_state"] = None  # a RandomState instance cannot be stored; its draws are spent anyway
         meta = {
             "format": _FORMAT,
             "params": params,
@@ -399,8 +399,9 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
                 tensors = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as exc:  # safetensors raises its own error types for malformed headers
             raise ValueError(f"{path!r} is not a gahb model file (safetensors with gahb metadata): {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-            raise ValueError(f"{path!r} was not written by DiffusionDenoiser.save (format {meta.get('format')!r}).")
+        fmt = meta.get("format") if isinstance(meta, dict) else None
+        if fmt != _FORMAT:
+            raise ValueError(f"{path!r} was not written by DiffusionDenoiser.save (format {fmt!r}).")
         try:
             params = meta["params"]
             if params.get("image_shape") is not None:
@@ -425,6 +426,15 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         memo[id(self)] = new
         new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
         return new
+
+
+def _plain(value):
+    """JSON-ready copy of a parameter value: numpy scalars become Python numbers, tuples become lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _available_device(name: str) -> torch.device:
