@@ -108,9 +108,10 @@ def test_cache_is_read_once_and_keyed(tmp_path):
     cache = tmp_path / "c.npz"
     first = load_image_folder(folder, image_size=10, cache=cache)
     assert cache.exists()
-    # same name and size, unreadable content: a cache hit never opens the file
-    size = os.path.getsize(folder / "1.png")
-    (folder / "1.png").write_bytes(b"\0" * size)
+    # same name, size and modification time, unreadable content: a cache hit never opens the file
+    st = os.stat(folder / "1.png")
+    (folder / "1.png").write_bytes(b"\0" * st.st_size)
+    os.utime(folder / "1.png", ns=(st.st_atime_ns, st.st_mtime_ns))
     again = load_image_folder(folder, image_size=10, cache=cache)
     np.testing.assert_array_equal(first.data, again.data)
     np.testing.assert_array_equal(first.filenames, again.filenames)
@@ -279,3 +280,33 @@ def test_fashion_mnist_real_files():
     assert b.data.min() == 0.0 and b.data.max() == 1.0
     small = load_fashion_mnist(FASHION, kind="test", crop=24, image_size=12)
     assert small.data.shape == (10000, 144)
+
+
+def test_photo_tiles_default_stride_follows_non_square_tiles(tmp_path):
+    from PIL import Image
+
+    img = (np.arange(12 * 24).reshape(12, 24) % 251).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    Image.fromarray(img[::-1]).save(tmp_path / "b.png")
+    t = load_photo_tiles(tmp_path, tile_size=(2, 6), downscale=1, min_std=0.0)
+    cols = np.unique(t.positions[:, 1])
+    rows = np.unique(t.positions[:, 0])
+    np.testing.assert_array_equal(cols, [0, 6, 12, 18])  # tiles 6 wide, every 6 columns: no overlap
+    np.testing.assert_array_equal(rows, np.arange(0, 12, 2))
+
+
+def test_cache_notices_a_rewritten_file_of_the_same_size(tmp_path):
+    import os
+
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(folder / "a.bmp")
+    cache = str(tmp_path / "c.npz")
+    first = load_photo_tiles(folder, tile_size=4, downscale=1, min_std=0.0, cache=cache)
+    Image.fromarray(np.full((16, 16), 255, np.uint8)).save(folder / "a.bmp")
+    st = os.stat(folder / "a.bmp")
+    os.utime(folder / "a.bmp", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    second = load_photo_tiles(folder, tile_size=4, downscale=1, min_std=0.0, cache=cache)
+    assert first.data.max() == 0.0 and second.data.min() == 1.0

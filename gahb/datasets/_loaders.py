@@ -20,7 +20,7 @@ __all__ = ["load_image_folder", "load_photo_tiles", "load_idx", "load_fashion_mn
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
 FASHION_MNIST_PATH = "/usr/share/datasets/fashion-mnist"
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 def _list_images(path) -> list[str]:
@@ -67,7 +67,9 @@ def _cached(cache, key: dict, compute):
 
 
 def _file_key(path, names):
-    return [[n, os.path.getsize(os.path.join(path, n))] for n in names]
+    # size and modification time: an image rewritten with the same size (BMP, PPM, TIFF) still invalidates
+    stats = [os.stat(os.path.join(path, n)) for n in names]
+    return [[n, st.st_size, st.st_mtime_ns] for n, st in zip(names, stats)]
 
 
 # --------------------------------------------------------------------------- image folders (CelebA)
@@ -205,7 +207,7 @@ def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, 
         Block-average factor applied to each photo first (1 = none).
     min_std : float, default=0.02
         Minimum tile standard deviation kept.
-    stride : int or None, default=None
+    stride : int, (int, int) or None, default=None
         Step between tiles; ``None`` means ``tile_size`` (non-overlapping tiles).
     cache : str, path-like or None, default=None
         ``.npz`` cache file, as in :func:`load_image_folder`.
@@ -227,7 +229,7 @@ def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, 
     names = _list_images(path)
     th, tw = check_size(tile_size)
     ds = check_int(downscale, "downscale")
-    st = th if stride is None else check_int(stride, "stride")
+    sh, sw = (th, tw) if stride is None else check_size(stride, "stride")
     if isinstance(min_std, bool) or not isinstance(min_std, (int, float, np.integer, np.floating)) or not min_std >= 0:
         raise ValueError(f"min_std must be a number >= 0; got {min_std!r}.")
 
@@ -237,12 +239,12 @@ def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, 
             x = _photo_gray(os.path.join(path, name), ds)
             if x is None or x.shape[0] < th or x.shape[1] < tw:
                 continue
-            win = np.lib.stride_tricks.sliding_window_view(x, (th, tw))[::st, ::st]
+            win = np.lib.stride_tricks.sliding_window_view(x, (th, tw))[::sh, ::sw]
             ok = win.std(axis=(2, 3)) >= min_std
             r, c = np.nonzero(ok)
             tiles.append(win[r, c])
             photo.append(np.full(r.size, p))
-            pos.append(np.stack([r * st, c * st], axis=1))
+            pos.append(np.stack([r * sh, c * sw], axis=1))
         if not tiles or sum(t.shape[0] for t in tiles) == 0:
             raise ValueError(f"no tile of {path!r} passed min_std={min_std}; lower min_std or tile_size.")
         return {
@@ -251,7 +253,7 @@ def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, 
             "positions": np.concatenate(pos),
         }
 
-    key = {"loader": "photo_tiles", "tile": [th, tw], "downscale": ds, "min_std": float(min_std), "stride": st,
+    key = {"loader": "photo_tiles", "tile": [th, tw], "downscale": ds, "min_std": float(min_std), "stride": [sh, sw],
            "files": _file_key(path, names)}
     res = _cached(cache, key, compute)
     counts = np.bincount(res["photo_index"], minlength=len(names))

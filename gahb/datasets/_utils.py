@@ -20,6 +20,8 @@ def _check_X(X, name="X"):
         raise ValueError(f"{name} must be non-empty; got shape {X.shape}.")
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric; got dtype {X.dtype}.")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
     return X
 
 
