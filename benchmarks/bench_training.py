@@ -55,7 +55,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
-    for size, width, n_blocks, batch in [(12, 16, 3, 64), (16, 16, 3, 64), (32, 32, 3, 32)]:
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.steps} steps x {args.repeats} repeats (medians)")
+    for size, width, n_blocks, batch in [(12, 16, 3, 64), (16, 16, 3, 64), (32, 16, 2, 32)]:
         X = np.random.default_rng(0).uniform(size=(2000, size * size))
         shape = (size, size)
         gahb_fit(X, shape, width, n_blocks, 5, batch, 0)  # warm-up both paths
@@ -67,7 +68,8 @@ def main(argv=None):
         ips_gahb = args.steps * batch / statistics.median(t_gahb)
         ips_plain = args.steps * batch / statistics.median(t_plain)
         rows.append((f"{size}x{size}", f"UNet w{width} b{n_blocks}", batch, ips_plain, ips_gahb, ips_gahb / ips_plain))
-    print(f"\ntorch {torch.__version__}, {args.threads} threads, {args.steps} steps x {args.repeats} repeats (medians)\n")
+        print(f"  {rows[-1][0]} done: ratio {rows[-1][5]:.3f}", flush=True)
+    print()
     print("| image | network | batch | plain loop img/s | DiffusionDenoiser img/s | ratio (target >= 0.95) |")
     print("|---|---|---|---|---|---|")
     for r in rows:

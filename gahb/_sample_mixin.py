@@ -47,7 +47,9 @@ class SamplingMixin:
         return torch.full(self.image_shape_, float(init), device=self.device_)
 
     def _sampler_kwargs(self, sampler):
-        kw = dict(sigma_0=self.sigma_0, sigma_final=self.sigma_final, max_steps=self.max_sample_steps)
+        # set_params does not validate, so re-check what fit checked before sampling with it
+        kw = dict(sigma_0=self.sigma_0, sigma_final=self.sigma_final,
+                  max_steps=_check_count("max_sample_steps", self.max_sample_steps))
         if sampler == "ks":
             kw.update(h0=self.h0, beta=self.beta)
         return kw

@@ -86,6 +86,19 @@ class MeasurementOperator:
         x = torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float32).reshape(-1, *self.image_shape)
         return self.measure(x).numpy().astype(np.float32, copy=False)
 
+    def _on(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        """The stored matrix ``name`` on ``like``'s device and dtype, converted once and cached: the sampler
+        calls ``measure``/``adjoint`` several times per step and a large basis must not be copied each time."""
+        cache = self.__dict__.setdefault("_converted", {})
+        key = (name, like.device, like.dtype if like.is_floating_point() else None)
+        if key not in cache:
+            t = getattr(self, name)
+            cache[key] = t.to(like.device, like.dtype) if t.is_floating_point() else t.to(like.device)
+        return cache[key]
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_converted"}  # device copies are rebuilt on use
+
     def _check_images(self, x):
         if not isinstance(x, torch.Tensor) or tuple(x.shape[1:]) != self.image_shape or x.dim() != 4:
             raise ValueError(f"expected a tensor of shape (B, {', '.join(map(str, self.image_shape))}); "
@@ -113,12 +126,12 @@ class _PixelSubset(MeasurementOperator):
 
     def measure(self, x):
         self._check_images(x)
-        return x.flatten(1)[:, self.index.to(x.device)]
+        return x.flatten(1)[:, self._on("index", x)]
 
     def adjoint(self, c):
         self._check_measurements(c)
         out = torch.zeros(c.shape[0], int(np.prod(self.image_shape)), dtype=c.dtype, device=c.device)
-        out[:, self.index.to(c.device)] = c
+        out[:, self._on("index", c)] = c
         return out.reshape(c.shape[0], *self.image_shape)
 
     @property
@@ -209,8 +222,8 @@ class SpectralLowpass(MeasurementOperator):
     def __init__(self, image_shape, factor=2):
         self.image_shape = _shape(image_shape)
         C, H, W = self.image_shape
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or factor <= 1:
-            raise ValueError(f"factor must be a number > 1; got {factor!r}.")
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 1 < factor < math.inf:
+            raise ValueError(f"factor must be a finite number > 1; got {factor!r}.")
         self.factor = factor
         self.kh, self.kw = math.ceil(H / factor), math.ceil(W / factor)
         self.Dh = torch.as_tensor(_dct_matrix(H)[: self.kh])
@@ -219,13 +232,13 @@ class SpectralLowpass(MeasurementOperator):
 
     def measure(self, x):
         self._check_images(x)
-        Dh, Dw = self.Dh.to(x.device, x.dtype), self.Dw.to(x.device, x.dtype)
+        Dh, Dw = self._on("Dh", x), self._on("Dw", x)
         return (Dh @ x @ Dw.T).flatten(1)
 
     def adjoint(self, c):
         self._check_measurements(c)
         C = self.image_shape[0]
-        Dh, Dw = self.Dh.to(c.device, c.dtype), self.Dw.to(c.device, c.dtype)
+        Dh, Dw = self._on("Dh", c), self._on("Dw", c)
         return Dh.T @ c.reshape(c.shape[0], C, self.kh, self.kw) @ Dw
 
 
@@ -244,11 +257,11 @@ class RandomSubspace(MeasurementOperator):
 
     def measure(self, x):
         self._check_images(x)
-        return x.flatten(1) @ self.basis.to(x.device, x.dtype)
+        return x.flatten(1) @ self._on("basis", x)
 
     def adjoint(self, c):
         self._check_measurements(c)
-        return (c @ self.basis.to(c.device, c.dtype).T).reshape(c.shape[0], *self.image_shape)
+        return (c @ self._on("basis", c).T).reshape(c.shape[0], *self.image_shape)
 
 
 def solve_inverse(denoiser, operator: MeasurementOperator, measurements: torch.Tensor, generators, *, mean=0.5,
