@@ -81,9 +81,16 @@ def area_resize(images: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     return area_matrix(H, h) @ x @ area_matrix(W, w).T
 
 
-def image_bunch(images: np.ndarray, dtype=np.float32, **extra) -> Bunch:
-    """Bunch with ``data`` (n, n_pixels), ``images`` (a view of ``data``) and ``image_shape``."""
-    images = np.clip(np.asarray(images, dtype=dtype), 0.0, 1.0)
+def image_bunch(images: np.ndarray, dtype=np.float32, *, generated: bool = False, **extra) -> Bunch:
+    """Bunch with ``data`` (n, n_pixels), ``images`` (a view of ``data``) and ``image_shape``.
+
+    Loaded images are clipped to [0, 1] (bicubic resizing overshoots a little). ``generated=True`` marks a
+    synthetic generator, whose range holds by construction: anything beyond rounding is a bug and raises.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if generated and images.size and (images.min() < -1e-6 or images.max() > 1 + 1e-6):
+        raise RuntimeError(f"generator produced values in [{images.min()}, {images.max()}], outside [0, 1].")
+    images = np.clip(images, 0.0, 1.0).astype(dtype)
     n = images.shape[0]
     data = np.ascontiguousarray(images.reshape(n, -1))
     image_shape = tuple(int(s) for s in images.shape[1:])

@@ -146,7 +146,7 @@ def make_c_alpha(n_samples=100, image_size=32, alpha=2.0, beta=None, blur=True, 
         img, rows, rg = _c_alpha_chunk(rng.random((b - a, m)), Hs, Ws, s, f1, f2, bool(blur))
         images[a:b] = box_reduce(img, s)
         contours[a:b], ranges[a:b] = rows, rg
-    return image_bunch(images, contours=contours, intensity_ranges=ranges, alpha=alpha, beta=beta)
+    return image_bunch(images, generated=True, contours=contours, intensity_ranges=ranges, alpha=alpha, beta=beta)
 
 
 # --------------------------------------------------------------------------- disks
@@ -329,7 +329,7 @@ def make_disks(n_samples=100, image_size=32, supersample=4, random_state=None, *
     images = np.empty((n, H, W), dtype=np.float32)
     for a, b in _chunks(n, H * W * 8):
         images[a:b] = render_disks(P[a:b], (H, W), s).reshape(-1, H, W)
-    return image_bunch(images, params=P, supersample=s)
+    return image_bunch(images, generated=True, params=P, supersample=s)
 
 
 # --------------------------------------------------------------------------- sines and rays
@@ -377,7 +377,7 @@ def make_sines(n_samples=100, image_size=32, random_state=None, *, frequency=(0,
     amp, phase = u[:, 0], 2.0 * np.pi * u[:, 1]
     arg = 2.0 * np.pi * (fy * np.arange(H)[:, None] / H + fx * np.arange(W)[None, :] / W)
     images = amp[:, None, None] * 0.5 * (1.0 + np.sin(arg[None] + phase[:, None, None]))
-    return image_bunch(images, params=np.stack([amp, phase], axis=1))
+    return image_bunch(images, generated=True, params=np.stack([amp, phase], axis=1))
 
 
 def make_ray(image, n_samples=100, scale_range=(0.0, 1.0), random_state=None):
