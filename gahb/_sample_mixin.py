@@ -10,7 +10,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from ._utils import resolve_seed, sample_generators, to_rows
+from ._utils import check_int, resolve_seed, sample_generators, to_rows
 from .inverse import MeasurementOperator, solve_inverse
 from .sampling import sample_euler, sample_heun, sample_ks
 
@@ -19,14 +19,6 @@ _SAMPLERS = {"ks": sample_ks, "euler": sample_euler, "heun": sample_heun}
 
 class SampleDivergenceWarning(UserWarning):
     """Some samples diverged (non-finite or exploding effective noise); their rows are NaN."""
-
-
-def _check_count(name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}; got {value!r}.")
-    return int(value)
 
 
 class SamplingMixin:
@@ -49,7 +41,7 @@ class SamplingMixin:
     def _sampler_kwargs(self, sampler):
         # set_params does not validate, so re-check what fit checked before sampling with it
         kw = dict(sigma_0=self.sigma_0, sigma_final=self.sigma_final,
-                  max_steps=_check_count("max_sample_steps", self.max_sample_steps))
+                  max_steps=check_int(self.max_sample_steps, "max_sample_steps"))
         if sampler == "ks":
             kw.update(h0=self.h0, beta=self.beta)
         return kw
@@ -94,7 +86,7 @@ class SamplingMixin:
 
     @staticmethod
     def _check_common(batch_size, on_divergence, n):
-        batch_size = _check_count("batch_size", batch_size, allow_none=True)
+        batch_size = check_int(batch_size, "batch_size", allow_none=True)
         if on_divergence not in ("warn", "raise", "ignore"):
             raise ValueError(f"on_divergence must be 'warn', 'raise' or 'ignore'; got {on_divergence!r}.")
         return n if batch_size is None else batch_size
@@ -157,7 +149,7 @@ class SamplingMixin:
         True
         """
         check_is_fitted(self, "denoiser_")
-        n_samples = _check_count("n_samples", n_samples)
+        n_samples = check_int(n_samples, "n_samples")
         batch_size = self._check_common(batch_size, on_divergence, n_samples)
         if sampler not in _SAMPLERS:
             raise ValueError(f"sampler must be one of {sorted(_SAMPLERS)}; got {sampler!r}.")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 import torch
 
 __all__ = [
+    "check_int",
+    "check_real",
+    "check_image_shape",
     "resolve_seed",
     "torch_generator",
     "sample_seeds",
@@ -78,13 +82,32 @@ def resolve_device(device) -> torch.device:
     return dev
 
 
-def resolve_image_shape(image_shape, n_features: int) -> tuple[int, int, int]:
-    """Resolve ``image_shape`` (None, (H, W) or (C, H, W)) to ``(C, H, W)`` matching ``n_features``.
+def check_int(value, name: str, minimum: int | None = 1, *, allow_none: bool = False):
+    """``value`` as a Python int ``>= minimum`` (TypeError if not an integer, ValueError if too small)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer{' or None' if allow_none else ''}; got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
+    return int(value)
 
-    ``None`` means each row is a one-channel ``1 x n_features`` strip.
-    """
-    if image_shape is None:
-        return (1, 1, int(n_features))
+
+def check_real(value, name: str, low=None, high=None, *, low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite float in the given range (TypeError if not a finite real, ValueError if out of range)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a finite real number; got {value!r}.")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {value}.")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}; got {value}.")
+    return float(value)
+
+
+def check_image_shape(image_shape) -> tuple[int, int, int]:
+    """``(H, W)`` or ``(C, H, W)`` of positive ints -> ``(C, H, W)``."""
     if not isinstance(image_shape, (tuple, list)) or len(image_shape) not in (2, 3):
         raise ValueError(f"image_shape must be None, (H, W) or (C, H, W); got {image_shape!r}.")
     if not all(isinstance(s, (numbers.Integral, np.integer)) and not isinstance(s, bool) for s in image_shape):
@@ -92,8 +115,17 @@ def resolve_image_shape(image_shape, n_features: int) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in image_shape)
     if any(s <= 0 for s in shape):
         raise ValueError(f"image_shape entries must be positive; got {shape}.")
-    if len(shape) == 2:
-        shape = (1,) + shape
+    return (1,) + shape if len(shape) == 2 else shape
+
+
+def resolve_image_shape(image_shape, n_features: int) -> tuple[int, int, int]:
+    """Resolve ``image_shape`` (None, (H, W) or (C, H, W)) to ``(C, H, W)`` matching ``n_features``.
+
+    ``None`` means each row is a one-channel ``1 x n_features`` strip.
+    """
+    if image_shape is None:
+        return (1, 1, int(n_features))
+    shape = check_image_shape(image_shape)
     if int(np.prod(shape)) != int(n_features):
         raise ValueError(
             f"image_shape {tuple(image_shape)} holds {int(np.prod(shape))} pixels but X has {n_features} features."

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._utils import resolve_seed
+from ._utils import check_image_shape, check_real, resolve_seed
 from .sampling import SamplerOutput, sample_ks
 
 __all__ = [
@@ -27,21 +27,6 @@ __all__ = [
     "RandomSubspace",
     "solve_inverse",
 ]
-
-
-def _shape(image_shape):
-    if not isinstance(image_shape, (tuple, list)) or len(image_shape) not in (2, 3):
-        raise ValueError(f"image_shape must be (H, W) or (C, H, W); got {image_shape!r}.")
-    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in image_shape):
-        raise ValueError(f"image_shape entries must be positive integers; got {image_shape!r}.")
-    shape = tuple(int(s) for s in image_shape)
-    return (1,) + shape if len(shape) == 2 else shape
-
-
-def _fraction(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number in (0, 1); got {value!r}.")
-    return float(value)
 
 
 class MeasurementOperator:
@@ -146,7 +131,7 @@ class Inpainting(_PixelSubset):
     """Measures every pixel outside a missing ``block = (h, w)`` rectangle (centred unless ``top``/``left`` given)."""
 
     def __init__(self, image_shape, block, top=None, left=None):
-        self.image_shape = _shape(image_shape)
+        self.image_shape = check_image_shape(image_shape)
         _, H, W = self.image_shape
         if isinstance(block, numbers.Integral):
             block = (block, block)
@@ -167,8 +152,8 @@ class RandomPixels(_PixelSubset):
     """Measures a random ``fraction`` of pixel locations (drawn once from ``random_state``)."""
 
     def __init__(self, image_shape, fraction=0.2, random_state=None):
-        self.image_shape = _shape(image_shape)
-        self.fraction = _fraction("fraction", fraction)
+        self.image_shape = check_image_shape(image_shape)
+        self.fraction = check_real(fraction, "fraction", 0, 1, low_open=True, high_open=True)
         _, H, W = self.image_shape
         n_keep = max(1, int(round(self.fraction * H * W)))
         rng = np.random.default_rng(resolve_seed(random_state))
@@ -181,7 +166,7 @@ class BlockAverage(MeasurementOperator):
     """Super-resolution: averages over ``factor x factor`` blocks, with the unit-norm kernel ``1/factor``."""
 
     def __init__(self, image_shape, factor=2):
-        self.image_shape = _shape(image_shape)
+        self.image_shape = check_image_shape(image_shape)
         C, H, W = self.image_shape
         if isinstance(factor, bool) or not isinstance(factor, numbers.Integral) or factor < 2:
             raise ValueError(f"factor must be an integer >= 2; got {factor!r}.")
@@ -220,7 +205,7 @@ class SpectralLowpass(MeasurementOperator):
     """
 
     def __init__(self, image_shape, factor=2):
-        self.image_shape = _shape(image_shape)
+        self.image_shape = check_image_shape(image_shape)
         C, H, W = self.image_shape
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 1 < factor < math.inf:
             raise ValueError(f"factor must be a finite number > 1; got {factor!r}.")
@@ -246,8 +231,8 @@ class RandomSubspace(MeasurementOperator):
     """Projection onto a random ``fraction * d``-dimensional subspace (QR of a Gaussian matrix)."""
 
     def __init__(self, image_shape, fraction=0.2, random_state=None):
-        self.image_shape = _shape(image_shape)
-        self.fraction = _fraction("fraction", fraction)
+        self.image_shape = check_image_shape(image_shape)
+        self.fraction = check_real(fraction, "fraction", 0, 1, low_open=True, high_open=True)
         d = int(np.prod(self.image_shape))
         m = max(1, int(round(self.fraction * d)))
         rng = np.random.default_rng(resolve_seed(random_state))

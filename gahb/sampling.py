@@ -19,11 +19,12 @@ All samplers return a :class:`SamplerOutput`.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import torch
+
+from ._utils import check_int, check_real
 
 __all__ = ["SamplerOutput", "draw_noise", "sample_ks", "sample_euler", "sample_heun", "ks_step_size", "sigma_grid"]
 
@@ -85,24 +86,6 @@ def sigma_grid(sigma_0: float, sigma_final: float, n_steps: int, rho: float = 7.
 # ----------------------------------------------------------------------------- helpers
 
 
-def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number; got {value!r}.")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {value}.")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}; got {value}.")
-    return float(value)
-
-
-def _check_int(name, value, low=0):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r}.")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}; got {value}.")
-    return int(value)
-
-
 def _prepare(denoiser, mean, generators, trajectory_steps):
     if not callable(denoiser):
         raise TypeError(f"denoiser must be callable; got {type(denoiser).__name__}.")
@@ -124,7 +107,7 @@ def _prepare(denoiser, mean, generators, trajectory_steps):
         )
     steps = None
     if trajectory_steps is not None:
-        steps = tuple(sorted({_check_int("trajectory_steps entries", s) for s in trajectory_steps}))
+        steps = tuple(sorted({check_int(s, "trajectory_steps entries", 0) for s in trajectory_steps}))
     return mean, generators, steps
 
 
@@ -238,12 +221,12 @@ def sample_ks(
     SamplerOutput
     """
     mean, generators, steps = _prepare(denoiser, mean, generators, trajectory_steps)
-    sigma_0 = _check_real("sigma_0", sigma_0, 0, low_open=True)
-    sigma_final = _check_real("sigma_final", sigma_final, 0)
-    max_steps = _check_int("max_steps", max_steps)
-    h0 = _check_real("h0", h0, 0, 1, low_open=True)
-    beta = _check_real("beta", beta, 0, 1, low_open=True)
-    divergence_factor = _check_real("divergence_factor", divergence_factor, 1, low_open=True)
+    sigma_0 = check_real(sigma_0, "sigma_0", 0, low_open=True)
+    sigma_final = check_real(sigma_final, "sigma_final", 0)
+    max_steps = check_int(max_steps, "max_steps", 0)
+    h0 = check_real(h0, "h0", 0, 1, low_open=True)
+    beta = check_real(beta, "beta", 0, 1, low_open=True)
+    divergence_factor = check_real(divergence_factor, "divergence_factor", 1, low_open=True)
     if (operator is None) != (measurements is None):
         raise ValueError("operator and measurements must be given together.")
 
@@ -328,11 +311,11 @@ def sample_ks(
 def _sample_ode(denoiser, mean, generators, *, sigma_0, sigma_final, max_steps, rho, second_order,
                 divergence_factor, callback, trajectory_steps, return_sigmas):
     mean, generators, steps = _prepare(denoiser, mean, generators, trajectory_steps)
-    sigma_0 = _check_real("sigma_0", sigma_0, 0, low_open=True)
-    sigma_final = _check_real("sigma_final", sigma_final, 0, sigma_0, low_open=True, high_open=True)
-    max_steps = _check_int("max_steps", max_steps, low=1)
-    rho = _check_real("rho", rho, 0, low_open=True)
-    divergence_factor = _check_real("divergence_factor", divergence_factor, 1, low_open=True)
+    sigma_0 = check_real(sigma_0, "sigma_0", 0, low_open=True)
+    sigma_final = check_real(sigma_final, "sigma_final", 0, sigma_0, low_open=True, high_open=True)
+    max_steps = check_int(max_steps, "max_steps", 1)
+    rho = check_real(rho, "rho", 0, low_open=True)
+    divergence_factor = check_real(divergence_factor, "divergence_factor", 1, low_open=True)
 
     B, shape, device, dtype = mean.shape[0], tuple(mean.shape[1:]), mean.device, mean.dtype
     grid = sigma_grid(sigma_0, sigma_final, max_steps, rho).tolist()

@@ -156,7 +156,7 @@ def test_sampling_leaves_global_rng_alone(models):
     "kwargs, exc",
     [
         (dict(n_samples=0), ValueError),
-        (dict(n_samples=2.5), ValueError),
+        (dict(n_samples=2.5), TypeError),
         (dict(batch_size=0), ValueError),
         (dict(sampler="ddpm"), ValueError),
         (dict(on_divergence="panic"), ValueError),

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 from sklearn.utils import Bunch
 
-from gahb._utils import resolve_seed
+from gahb._utils import check_int, resolve_seed
 
 
 def check_rng(random_state) -> np.random.Generator:
     """A numpy ``Generator`` seeded only by ``random_state`` (never the global RNG)."""
     return np.random.default_rng(resolve_seed(random_state))
-
-
-def check_int(value, name: str, minimum: int = 1) -> int:
-    """``value`` as a Python int ``>= minimum``, or a clear TypeError/ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
-    return int(value)
 
 
 def check_size(image_size, name: str = "image_size", minimum: int = 1) -> tuple[int, int]:
