@@ -228,8 +228,16 @@ class JacobianOperator:
         with eval_mode(self.f):
             if self._vjp is None:
                 _, fn = torch.func.vjp(_single(self.f), self.y)
-                self._vjp = torch.func.vmap(fn)
-            return torch.cat([self._vjp(U[s : s + self._step])[0].detach() for s in range(0, U.shape[0], self._step)])
+                self._vjp = (fn, torch.func.vmap(fn))
+            if U.shape[0] == 1:  # Lanczos: one vector at a time, where vmap's overhead is not worth it
+                return self._vjp[0](U[0])[0].detach().unsqueeze(0)
+            return torch.cat([self._vjp[1](U[s : s + self._step])[0].detach() for s in range(0, U.shape[0], self._step)])
+
+    def _forward(self, V):
+        if V.shape[0] > 1:
+            return jvp(self.f, self.y, V, chunk_size=self._step)
+        with eval_mode(self.f):
+            return torch.func.jvp(self.f, (self.y.unsqueeze(0),), (V,))[1].detach()
 
     def _apply(self, M: np.ndarray, part: str) -> np.ndarray:
         if self._step is None:
@@ -237,11 +245,11 @@ class JacobianOperator:
                 self._step = _chunk_size(self.f, self.y, self.max_memory, self.chunk_size)
         V = self._batch(M)
         if part == "forward":
-            out = jvp(self.f, self.y, V, chunk_size=self._step)
+            out = self._forward(V)
         elif part == "transpose":
             out = self._transpose(V)
         else:
-            out = 0.5 * (jvp(self.f, self.y, V, chunk_size=self._step).double() + self._transpose(V).double())
+            out = 0.5 * (self._forward(V).double() + self._transpose(V).double())
         self.n_products += (2 if part == "symmetric" else 1) * V.shape[0]
         return out.reshape(V.shape[0], -1).to("cpu", torch.float64).numpy().T
 
