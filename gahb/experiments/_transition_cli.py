@@ -145,6 +145,13 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"gahb transition: error: {exc}", file=sys.stderr)
         return 2
+    try:  # the report needs matplotlib: fail now, not after ten minutes of training
+        from gahb.report import pyplot
+
+        pyplot()
+    except ImportError as exc:
+        print(f"gahb transition: error: {exc}", file=sys.stderr)
+        return 2
     sizes = cfg["sizes"]
     n_pool = 2 * sizes[-1] + cfg["n_psnr_images"]
     X, X_B, shape, desc = load_pool(cfg, n_pool)
