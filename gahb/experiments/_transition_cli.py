@@ -30,7 +30,8 @@ DATASETS = ("dead-leaves", "c-alpha", "disks", "photo-tiles", "fashion-mnist", "
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``gahb transition``."""
     d = DEFAULTS
-    parser.add_argument("-o", "--output", default="transition-report", help="output folder (default: %(default)s)")
+    parser.add_argument("-o", "--output", "--out", dest="output", default="transition-report",
+                        help="output folder (default: %(default)s)")
     parser.add_argument("--dataset", choices=DATASETS, default=d["dataset"],
                         help="image source (default: %(default)s, synthetic, no files needed)")
     parser.add_argument("--data-path", default=None,
