@@ -280,7 +280,7 @@ class JacobianOperator:
         )
 
 
-def top_eigenpairs(f, y, k, *, method="lanczos", tol=1e-6, maxiter=None, random_state=0,
+def top_eigenpairs(f, y, k, *, method="lanczos", tol=1e-6, maxiter=None, ncv=None, random_state=0,
                    chunk_size=None, max_memory=DEFAULT_MAX_MEMORY):
     """Top-``k`` eigenpairs of the symmetric part of J(y), matrix-free, eigenvalues descending.
 
@@ -298,7 +298,7 @@ def top_eigenpairs(f, y, k, *, method="lanczos", tol=1e-6, maxiter=None, random_
     if method == "lanczos":
         from scipy.sparse.linalg import eigsh
 
-        lam, E = eigsh(op.as_linear_operator(), k=int(k), which="LA", tol=tol, maxiter=maxiter, v0=v0)
+        lam, E = eigsh(op.as_linear_operator(), k=int(k), which="LA", tol=tol, maxiter=maxiter, ncv=ncv, v0=v0)
         lam, E = torch.from_numpy(lam.copy()), torch.from_numpy(E.copy())
     elif method == "lobpcg":
         if 3 * k >= d:
