@@ -75,7 +75,7 @@ def _adaptive_basis(f, y, k, method, n_probes, random_state, max_memory):
     if method == "full":
         J = jb.full_jacobian(f, y, max_memory=max_memory)
         lam, E = jb.symmetric_eigh(J)
-        return Bunch(eigenvalues=lam[:k].numpy(), eigenvectors=E[:, :k].numpy(),
+        return Bunch(eigenvalues=lam[:k].cpu().numpy(), eigenvectors=E[:, :k].cpu().numpy(),
                      effective_dimension=float(J.double().trace()), effective_dimension_std=0.0,
                      asymmetry=jb.asymmetry(J), homogeneity_error=jb.homogeneity_error(f, y, J))
     lam, E, _ = jb.top_eigenpairs(f, y, k, method="lanczos", random_state=random_state, max_memory=max_memory)
