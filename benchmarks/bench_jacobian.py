@@ -17,7 +17,6 @@ import argparse
 import statistics
 import time
 
-import numpy as np
 import torch
 
 from gahb import DiffusionDenoiser
@@ -72,9 +71,9 @@ def main():
     f64 = None
     for size in (32, 64) if "a" in args.parts else (64,):
         f, y = model(size, args, device)
-        t_full, J = timed(lambda: jb.full_jacobian(f, y), args.repeats, device)
+        t_full, J = timed(lambda f=f, y=y: jb.full_jacobian(f, y), args.repeats, device)
         if "a" in args.parts:
-            t_loop, J_loop = timed(lambda: jb.jacobian_by_loop(f, y), args.loop_repeats, device)
+            t_loop, J_loop = timed(lambda f=f, y=y: jb.jacobian_by_loop(f, y), args.loop_repeats, device)
             err = float((J - J_loop).abs().max() / J_loop.abs().max())
             rows.append(("(a) dense J batched vs per-pixel loop", f"{size}x{size}", t_loop, t_full,
                          f"max rel diff {err:.1e}", 3.0))

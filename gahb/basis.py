@@ -71,7 +71,6 @@ def _resolve_denoiser(denoiser, X, image_shape):
 
 def _adaptive_basis(f, y, k, method, n_probes, random_state, max_memory):
     """Eigen-analysis of J(y) at one image (C, H, W): the top-k basis and its diagnostics."""
-    d = y.numel()
     if method == "full":
         J = jb.full_jacobian(f, y, max_memory=max_memory)
         lam, E = jb.symmetric_eigh(J)
@@ -331,7 +330,7 @@ def pca_basis(X):
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] < 1:
         raise ValueError(f"X must be a non-empty 2-D array; got shape {X.shape}.")
-    lam, V = np.linalg.eigh(X.T @ X / X.shape[0])
+    _, V = np.linalg.eigh(X.T @ X / X.shape[0])
     return V[:, ::-1].copy()
 
 

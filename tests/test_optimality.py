@@ -60,7 +60,7 @@ def test_c_alpha_end_to_end(tmp_path):
     assert "network f(y)" in methods and "wavelet basis, oracle lambda" in methods
     # J_s y and f(y) differ only by the asymmetric part: close PSNRs
     assert abs(r.shrinkage[0]["psnr"] - r.shrinkage[1]["psnr"]) < 1.0
-    md, js = opt.write_c_alpha_report(res, tmp_path)
+    _, js = opt.write_c_alpha_report(res, tmp_path)
     assert json.loads(js.read_text())["results"][0]["alpha"] == 2.0
 
 

@@ -18,7 +18,6 @@ import torch
 from sklearn.base import clone
 from sklearn.utils import Bunch
 
-from gahb import jacobian as jb
 from gahb._utils import psnr, resolve_seed, sample_seeds, torch_generator
 from gahb.basis import GAHBShrinkage, JacobianEigenbasis, wavelet_basis
 from gahb.denoiser import DiffusionDenoiser
