@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-# Measured defaults (see docs/transition.md for the numbers behind them).
+# Measured defaults (docs/transition.md): the whole sweep took 8 min 8 s on 2 idle CPU cores (2026-11-27),
+# memorization 1.0 at N = 1, A-vs-B median 0.971 at N = 10^4 (chance 0.06), PSNR gap 25.7 -> 0.16 dB.
 DEFAULTS = dict(dataset="dead-leaves", image_size=12, sizes="1,10,100,1000,10000", architecture="unet", width=16,
                 n_blocks=2, n_layers=21, steps=3000, batch_size=64, learning_rate=1e-3, n_samples=64, beta=1.0,
                 h0=0.01, sigma_final=0.05, max_sample_steps=1000, n_psnr_images=300, jobs=2, seed=0)
