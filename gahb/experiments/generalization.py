@@ -47,10 +47,15 @@ def _sample(est, n_samples, seed):
     return np.asarray(out, dtype=np.float32), {}
 
 
-def _fit_sample_score(estimator, X_fit, X_test, n_samples, sample_seed, sigmas, n_psnr, psnr_seed, keep):
-    """Fit a clone on ``X_fit``, draw ``n_samples`` with ``sample_seed``, compute train/test PSNR curves."""
+def _fit_sample_score(estimator, X_fit, X_test, n_samples, sample_seed, sigmas, n_psnr, psnr_seed, keep,
+                      fit_seed=None):
+    """Fit a clone on ``X_fit`` (with ``random_state=fit_seed`` when given), draw ``n_samples`` with
+    ``sample_seed``, compute train/test PSNR curves."""
     t0, c0 = time.perf_counter(), time.process_time()
-    est = clone(estimator).fit(X_fit)
+    est = clone(estimator)
+    if fit_seed is not None:
+        est.set_params(random_state=fit_seed)
+    est = est.fit(X_fit)
     t1 = time.perf_counter()
     samples, info = _sample(est, n_samples, sample_seed)
     t2 = time.perf_counter()
@@ -93,7 +98,8 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     ----------
     estimator : estimator with ``fit(X)`` and ``sample(n_samples, random_state=...)``
         For example :class:`gahb.DiffusionDenoiser`; it is cloned twice per size. ``transform`` (denoise rows)
-        enables the PSNR curves. Its own ``random_state`` seeds each fit.
+        enables the PSNR curves. Its own integer ``random_state`` seeds the fits of model A and
+        ``random_state + 1`` those of model B, so the two models share no initial weights or training noise.
     X : array-like of shape (n_images, n_features)
         Image pool in [0, 1]. Needs ``2 * max(sizes)`` rows; rows beyond that (up to ``n_psnr_images``) are
         the held-out set of the PSNR curves, otherwise each model is tested on the other model's block.
@@ -177,12 +183,18 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         block_A, block_B = X[order[:n_max]], X_B[order_B[:n_max]]
         extra = X[order[n_max : n_max + n_psnr_images]]
 
+    # Model B gets its own fit seed (estimator's random_state + 1), so A and B share neither initial weights nor
+    # minibatches nor training noise: agreement of their samples then comes from the data, not from the seed.
+    fit_seeds = {"A": None, "B": None}
+    rs = estimator.get_params().get("random_state") if hasattr(estimator, "get_params") else None
+    if isinstance(rs, (numbers.Integral, np.integer)) and not isinstance(rs, bool):
+        fit_seeds = {"A": int(rs), "B": int(rs) + 1}
     tasks, keys = [], []
     for n in sizes:
         for role, block, other in (("A", block_A, block_B), ("B", block_B, block_A)):
             test = extra if extra.shape[0] else other[:n_psnr_images]
             tasks.append(delayed(_fit_sample_score)(estimator, block[:n], test, n_samples, sample_seed, sigmas,
-                                                    n_psnr_images, seed, keep_estimators))
+                                                    n_psnr_images, seed, keep_estimators, fit_seeds[role]))
             keys.append((int(n), role))
 
     t0 = time.perf_counter()
