@@ -262,7 +262,7 @@ def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: floa
         raise ValueError(f"rule must be 'cosine' or 'ratio'; got {rule!r}.")
     if threshold is None:
         threshold = 0.95 if rule == "cosine" else 1.0 / 3.0
-    if not isinstance(threshold, (numbers.Real, np.floating)) or not np.isfinite(threshold):
+    if isinstance(threshold, bool) or not isinstance(threshold, (numbers.Real, np.floating)) or not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number; got {threshold!r}.")
     if rule == "ratio" and not 0 < threshold <= 1:
         raise ValueError(f"the ratio rule's threshold must lie in (0, 1]; got {threshold}.")
@@ -279,11 +279,21 @@ def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: floa
             raise ValueError("the 'ratio' rule needs at least 2 training images (distance to the 2nd nearest).")
         idx, dist = nearest_neighbors(samples, X_train, 2, metric="euclidean", remove_mean=remove_mean,
                                       chunk_size=chunk_size)
-        d1, d2 = dist[:, 0], dist[:, 1]
-        # an exact copy of one of two identical training images has d1 = d2 = 0: still a copy
-        flags = finite & ((d1 < threshold * d2) | ((d1 == 0) & (d2 == 0)))
+        # recompute the two distances directly: |q|^2 - 2 q.r + |r|^2 cancels badly near 0, and a copy of one of
+        # two identical training images must still count as a copy (d1 = d2 = 0 up to rounding)
+        q = np.asarray(samples, dtype=np.float64)
+        if remove_mean:
+            q = q - q.mean(axis=1, keepdims=True)
+        d1, d2 = (np.linalg.norm(q - _centred(X_train[idx[:, j]], remove_mean), axis=1) for j in (0, 1))
+        scale = np.maximum(np.linalg.norm(q, axis=1), np.finfo(np.float64).tiny)
+        flags = finite & ((d1 < threshold * d2) | (d1 <= 1e-5 * scale))
     rate = float(flags[finite].mean()) if finite.any() else float("nan")
     return (rate, flags) if return_flags else rate
+
+
+def _centred(rows, remove_mean: bool) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float64)
+    return rows - rows.mean(axis=1, keepdims=True) if remove_mean else rows
 
 
 def summarize(values) -> dict:

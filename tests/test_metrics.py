@@ -190,3 +190,16 @@ def test_inputs_not_modified(rng):
     score_generalization(X, Y[:6])
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(Y, Y0)
+
+
+def test_ratio_rule_flags_copies_of_duplicated_training_images():
+    """A sample copying one of two identical training images is a copy (d1 = d2 = 0), in float32 too."""
+    rng = np.random.default_rng(3)
+    X = rng.random((6, 4096))
+    X[1] = X[0]
+    assert memorization_rate(X, X, rule="ratio") == 1.0
+    X144 = rng.random((6, 144))
+    X144[1] = X144[0]
+    assert memorization_rate(X144.astype(np.float32), X144, rule="ratio") == 1.0
+    with pytest.raises(ValueError, match="threshold"):
+        memorization_rate(X144, X144, threshold=True)
