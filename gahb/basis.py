@@ -212,7 +212,10 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
         return self
 
     def _images(self, X):
-        return torch.as_tensor(X, dtype=torch.float32, device=self._device).reshape((-1,) + self.image_shape_)
+        # the denoiser's own parameter dtype (float64 networks are common for exactness checks)
+        p = next(iter(self._f.parameters()), None) if isinstance(self._f, torch.nn.Module) else None
+        dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+        return torch.as_tensor(X, dtype=dtype, device=self._device).reshape((-1,) + self.image_shape_)
 
     def decompose(self, X):
         """Eigen-analysis at each row of ``X`` (the images y themselves, no noise added) as a Bunch.

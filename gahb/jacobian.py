@@ -82,7 +82,8 @@ def _bytes_per_image(f, y: torch.Tensor) -> int:
         return t
 
     x = y.unsqueeze(0).clone().requires_grad_(True)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    # enable_grad: under a caller's no_grad nothing would be saved and the estimate would be ~20x too small
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = f(x)
     # saved activations + output + input gradient + the cotangent, for each image of a chunk
     return total[0] + 3 * out.numel() * out.element_size() + 1

@@ -188,3 +188,11 @@ def test_bad_parameters(den, data):
         eb.inverse_transform(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="orthogonal"):
         wavelet_basis(SHAPE, "bior2.2")
+
+
+def test_float64_denoiser_runs_in_float64():
+    net = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False).double()
+    X = np.random.default_rng(0).random((2, 64))
+    eb = JacobianEigenbasis(net, image_shape=(8, 8), method="full").fit(X)
+    coef = eb.transform(X)
+    assert np.isfinite(coef).all() and coef.shape[0] == 2
