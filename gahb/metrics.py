@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
-from gahb._utils import psnr, resolve_seed, to_images, to_rows, torch_generator
+from gahb._utils import check_int, psnr, resolve_seed, to_images, to_rows, torch_generator
 
 __all__ = [
     "PAPER_SIGMAS",
@@ -435,6 +435,7 @@ def psnr_curve(denoiser, X, *, sigmas=None, n_images: int | None = 300, random_s
             raise ValueError(f"n_images must be a positive integer or None; got {n_images!r}.")
         reps = -(-int(n_images) // X.shape[0])
         X = np.tile(X, (reps, 1))[: int(n_images)]
+    batch_size = check_int(batch_size, "batch_size")
     fn = _denoise_fn(denoiser, image_shape, device)
     gen = torch_generator(resolve_seed(random_state))
     means, stds = [], []

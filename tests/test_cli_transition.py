@@ -26,6 +26,10 @@ def test_transition_quick_writes_report(tmp_path):
     data = json.loads((out / "report.json").read_text())
     nums = list(_numbers(data))
     assert len(nums) > 50 and all(math.isfinite(x) for x in nums)
+    # NaN is written as null: only the ratio rule at N = 1 (no second neighbour) may be undefined
+    for column, values in data["table"].items():
+        for n, v in zip(data["table"]["n_train"], values):
+            assert v is not None or (column.startswith("mem_ratio") and n == 1), (column, n)
     for key in ("summary", "table", "config", "figures"):
         assert key in data
     assert data["table"]["n_train"] == [1, 4, 16]

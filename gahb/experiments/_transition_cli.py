@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dedup", type=float, default=None,
                         help="drop near-duplicates above this mean-removed cosine before splitting (default: off)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=d["jobs"], help="parallel fits (joblib n_jobs; default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=d["jobs"], help="parallel fits (joblib n_jobs, -1 = all cores; default: %(default)s)")
     parser.add_argument("--seed", type=int, default=d["seed"])
     parser.add_argument("--quick", action="store_true", help="tiny configuration to check the installation (< 1 min)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -81,9 +81,11 @@ def _resolve(args) -> dict:
     if not sizes or sizes[0] < 1:
         raise ValueError(f"--sizes must be positive integers; got {cfg['sizes']!r}.")
     cfg["sizes"] = sizes
-    for key in ("image_size", "width", "n_blocks", "steps", "batch_size", "n_samples", "n_psnr_images", "jobs"):
+    for key in ("image_size", "width", "n_blocks", "steps", "batch_size", "n_samples", "n_psnr_images"):
         if cfg[key] < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be positive; got {cfg[key]}.")
+    if cfg["jobs"] == 0 or cfg["jobs"] < -1:
+        raise ValueError(f"--jobs must be positive or -1 (all cores); got {cfg['jobs']}.")
     if cfg["dataset"] in ("photo-tiles", "celeba") and not cfg["data_path"]:
         raise ValueError(f"--dataset {cfg['dataset']} needs --data-path (a folder of images).")
     return cfg

@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from gahb._utils import resolve_image_shape, resolve_seed
@@ -170,7 +169,15 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
     if image_shape is not None:
         image_shape = resolve_image_shape(image_shape, X.shape[1])
+    if not np.all(np.isfinite(X)) or (X_B is not None and not np.all(np.isfinite(X_B))):
+        raise ValueError("X (and X_B) must not contain NaN or infinity.")
     sigmas = PAPER_SIGMAS if sigmas is None else np.asarray(sigmas, dtype=np.float64).ravel()
+    # checked here, before any fit, not inside the workers after training
+    if sigmas.size and (not np.all(np.isfinite(sigmas)) or np.any(sigmas <= 0)):
+        raise ValueError("sigmas must be positive finite numbers (or empty to skip the PSNR curves).")
+    if isinstance(n_psnr_images, bool) or not isinstance(n_psnr_images, (numbers.Integral, np.integer)) \
+            or n_psnr_images < 1:
+        raise ValueError(f"n_psnr_images must be a positive integer; got {n_psnr_images!r}.")
     seed = resolve_seed(random_state)
     sample_seed = resolve_seed(sample_random_state)
     rng = np.random.default_rng(seed)

@@ -123,9 +123,9 @@ def c_alpha_optimality(alphas=(1, 2, 3, 5), *, image_size=16, n_train=4000, n_te
     seed = resolve_seed(random_state)
     sigmas = paper_sigmas() if sigmas is None else np.asarray(sigmas, np.float64)
     results = []
-    for a in alphas:
+    for i, a in enumerate(alphas):
         t0 = time.perf_counter()
-        data = make_c_alpha(n_train + n_test, image_size=image_size, alpha=float(a), random_state=seed + int(a))
+        data = make_c_alpha(n_train + n_test, image_size=image_size, alpha=float(a), random_state=seed + i)
         X = data.data.astype(np.float64)
         den = _estimator(estimator, data.image_shape, seed, device).set_params(verbose=verbose).fit(X[:n_train])
         fit_s = time.perf_counter() - t0
