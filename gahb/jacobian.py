@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from gahb._utils import resolve_seed, torch_generator
+from gahb.nn import receptive_radius
 
 __all__ = [
     "eval_mode",
@@ -138,16 +139,65 @@ def jvp(f, y, V, *, chunk_size=None, max_memory=DEFAULT_MAX_MEMORY) -> torch.Ten
     return torch.cat(out)
 
 
-def full_jacobian(f, y, *, chunk_size=None, max_memory=DEFAULT_MAX_MEMORY) -> torch.Tensor:
+def full_jacobian(f, y, *, receptive_field="auto", chunk_size=None, max_memory=DEFAULT_MAX_MEMORY) -> torch.Tensor:
     """Dense ``J[i, j] = d f_i / d y_j`` (d, d), d = C*H*W: one forward pass, then vectorised VJPs.
 
     ``chunk_size`` rows share one vectorised backward pass; by default the largest number whose
     autograd buffers fit in ``max_memory`` bytes (measured on one image), at most 64 on CPU.
+
+    ``receptive_field`` r: output pixels depend only on inputs at most r rows and columns away, so
+    row i of J vanishes outside a (2r+1)^2 window and the rows of pixels 2r+1 apart never overlap:
+    one VJP of their summed cotangents gives all of them (Curtis-Powell-Reid compression), i.e.
+    C * min(H, 2r+1) * min(W, 2r+1) VJPs instead of d. ``"auto"``: the exact radius of gahb's own
+    networks (``gahb.nn.receptive_radius``), none for other callables; ``None``: one VJP per row.
+    A compressed J is checked against one direct VJP of a random probe; a radius that is too small
+    raises ``ValueError``.
     """
     y = _check_image(y)
+    r = _radius(f, receptive_field)
+    C, H, W = y.shape
     d = y.numel()
-    eye = torch.eye(d, device=y.device, dtype=y.dtype).reshape((d,) + tuple(y.shape))
-    return vjp(f, y, eye, chunk_size=chunk_size, max_memory=max_memory).reshape(d, d)
+    s = None if r is None else 2 * r + 1
+    if s is None or C * min(s, H) * min(s, W) >= d:
+        eye = torch.eye(d, device=y.device, dtype=y.dtype).reshape((d,) + tuple(y.shape))
+        return vjp(f, y, eye, chunk_size=chunk_size, max_memory=max_memory).reshape(d, d)
+    sa, sb = min(s, H), min(s, W)
+    U = torch.zeros((C, sa, sb, C, H, W), device=y.device, dtype=y.dtype)
+    for c in range(C):
+        for a in range(sa):
+            for b in range(sb):
+                U[c, a, b, c, a::s, b::s] = 1
+    R = vjp(f, y, U.reshape((-1,) + tuple(y.shape)), chunk_size=chunk_size, max_memory=max_memory).reshape(-1, d)
+    c_, i1, i2 = torch.meshgrid(*(torch.arange(n, device=y.device) for n in (C, H, W)), indexing="ij")
+    J = R[((c_ * sa + i1 % s) * sb + i2 % s).reshape(-1)]  # row i = the VJP of its group, then cut to its window
+    rows, cols = (torch.arange(n, device=y.device) for n in (H, W))
+    band_h, band_w = ((a[:, None] - a).abs() <= r for a in (rows, cols))
+    J.view(C, H, W, C, H, W).mul_(band_h.view(1, H, 1, 1, H, 1)).mul_(band_w.view(1, 1, W, 1, 1, W))
+    _check_compressed(f, y, J, r)
+    return J
+
+
+def _radius(f, receptive_field):
+    if isinstance(receptive_field, str):
+        if receptive_field != "auto":
+            raise ValueError(f"receptive_field must be 'auto', None or a non-negative integer; got {receptive_field!r}.")
+        return receptive_radius(f) if isinstance(f, nn.Module) else None
+    if receptive_field is None:
+        return None
+    if isinstance(receptive_field, bool) or not isinstance(receptive_field, (int, np.integer)) or receptive_field < 0:
+        raise ValueError(f"receptive_field must be 'auto', None or a non-negative integer; got {receptive_field!r}.")
+    return int(receptive_field)
+
+
+def _check_compressed(f, y, J, r, rtol=1e-4):
+    """One direct VJP of a fixed Rademacher probe must match J^T z: catches a radius that is too small."""
+    z = _probes(y.numel(), 1, y.dtype, y.device, 0)
+    direct = vjp(f, y, z.reshape((1,) + tuple(y.shape)))[0].reshape(-1).double()
+    err = float(torch.linalg.norm(J.double().T @ z[0].double() - direct) / torch.linalg.norm(direct).clamp_min(1e-300))
+    if err > rtol:
+        raise ValueError(f"receptive_field={r} is smaller than the denoiser's receptive field: the compressed "
+                         f"Jacobian misses {err:.1e} of a probe product (tolerance {rtol:g}). Pass a larger "
+                         "receptive_field, or None for one VJP per row.")
 
 
 def jacobian_by_loop(f, y) -> torch.Tensor:

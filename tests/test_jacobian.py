@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from gahb import jacobian as jb
+from gahb.nn import BFCNN, Denoiser, UNet, init_weights_, receptive_radius
 
 
 class LinearDenoiser(nn.Module):
@@ -150,3 +151,51 @@ def test_bad_input_is_rejected(trained):
         jb.hutchinson_trace(f, y, 1)
     with pytest.raises(ValueError, match="part"):
         jb.JacobianOperator(f, y, part="upper")
+
+
+def _random_net(net, seed):
+    """A float64 gahb network with random weights and unit BN gains (so no path is numerically negligible)."""
+    f = Denoiser(init_weights_(net, torch.Generator().manual_seed(seed))).double().eval()
+    for m in f.modules():
+        if hasattr(m, "gamma"):
+            m.gamma.data.fill_(1.0)
+    return f
+
+
+@pytest.mark.parametrize("net, side", [(UNet(1, 4, 1), 24), (UNet(1, 4, 2), 48), (BFCNN(1, 4, 5), 16)])
+def test_receptive_radius_is_the_jacobian_support(net, side):
+    """The structural radius equals the largest Chebyshev distance of a nonzero Jacobian entry."""
+    f = _random_net(net, 0)
+    y = torch.rand((1, side, side), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    J = jb.full_jacobian(f, y, receptive_field=None)
+    i, j = (J.abs() > 0).nonzero().T
+    dist = torch.maximum((i // side - j // side).abs(), (i % side - j % side).abs())
+    assert int(dist.max()) == receptive_radius(f)
+
+
+@pytest.mark.parametrize("which, shape", [("bfcnn", (1, 19, 23)), ("bfcnn", (2, 15, 12)), ("unet", (1, 26, 21))])
+def test_compressed_jacobian_equals_one_vjp_per_row(which, shape):
+    net = BFCNN(shape[0], 4, 4) if which == "bfcnn" else UNet(shape[0], 4, 1)
+    f = _random_net(net, 2)
+    r = receptive_radius(f)
+    assert shape[0] * min(2 * r + 1, shape[1]) * min(2 * r + 1, shape[2]) < np.prod(shape)  # compression is used
+    y = torch.rand(shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    J_auto = jb.full_jacobian(f, y)
+    J_plain = jb.full_jacobian(f, y, receptive_field=None)
+    assert float((J_auto - J_plain).abs().max()) <= 1e-12 * float(J_plain.abs().max())
+    assert float((J_auto - jb.jacobian_by_loop(f, y)).abs().max()) <= 1e-12 * float(J_plain.abs().max())
+    # any larger radius is also exact; a float32 network gives the float32 loop's matrix
+    assert torch.allclose(jb.full_jacobian(f, y, receptive_field=r + 3), J_plain, rtol=0, atol=1e-12)
+    f32, y32 = f.float(), y.float()
+    J32 = jb.full_jacobian(f32, y32)
+    assert float((J32 - jb.jacobian_by_loop(f32, y32)).abs().max() / J32.abs().max()) <= 1e-5
+
+
+def test_too_small_receptive_field_is_caught():
+    f = _random_net(BFCNN(1, 4, 4), 4)
+    y = torch.rand((1, 20, 20), generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    with pytest.raises(ValueError, match="smaller than the denoiser's receptive field"):
+        jb.full_jacobian(f, y, receptive_field=2)
+    for bad in (-1, 1.5, "big", True):
+        with pytest.raises(ValueError, match="receptive_field"):
+            jb.full_jacobian(f, y, receptive_field=bad)
