@@ -1,6 +1,8 @@
 """Jacobian tools, measured side by side (medians of --repeats runs), on a lightly trained bias-free UNet.
 
-(a) dense J by batched VJPs (gahb.jacobian.full_jacobian) vs the per-pixel autograd loop, 32x32 and 64x64;
+(a) dense J (gahb.jacobian.full_jacobian) vs the per-pixel autograd loop: the UNet at 32x32 and 64x64 (its
+    receptive field covers the image, so one vectorised VJP per row), and a BF-CNN (21 layers, receptive radius
+    21) trained at 64x64 and evaluated at 64x64 and 96x96 (rows 43 pixels apart share one VJP);
 (b) Hutchinson tr J vs the exact trace of the dense J, 64x64 (speed and relative error);
 (c) Lanczos top-32 eigenpairs vs dense J + eigh, 64x64 (speed, eigenvalue error, subspace agreement);
 (d) the largest square image each method handles within a memory budget (default 16 GiB), from the
@@ -22,6 +24,7 @@ import torch
 from gahb import DiffusionDenoiser
 from gahb import jacobian as jb
 from gahb.datasets import make_c_alpha
+from gahb.nn import receptive_radius
 
 
 def timed(fn, repeats, device):
@@ -37,15 +40,20 @@ def timed(fn, repeats, device):
     return statistics.median(times), out
 
 
-def model(size, args, device):
-    """A UNet trained for a few hundred steps on C^alpha images of this size, and one noisy test image."""
-    data = make_c_alpha(args.n_train + 1, image_size=size, alpha=3.0, random_state=0)
-    den = DiffusionDenoiser(width=args.width, n_blocks=args.n_blocks, max_iter=args.steps, batch_size=16,
-                            image_shape=(size, size), random_state=0, device=device).fit(data.data[:-1])
-    g = torch.Generator().manual_seed(1)
-    x = torch.as_tensor(data.data[-1], dtype=torch.float32).reshape(1, size, size)
-    y = (x + 0.1 * torch.randn(x.shape, generator=g)).to(device)
-    return den.denoiser_, y
+def model(size, args, device, architecture="unet"):
+    """A network trained for a few hundred steps on C^alpha images of this size."""
+    data = make_c_alpha(args.n_train, image_size=size, alpha=3.0, random_state=0)
+    den = DiffusionDenoiser(architecture=architecture, width=args.width, n_blocks=args.n_blocks, n_layers=args.layers,
+                            max_iter=args.steps, batch_size=16, image_shape=(size, size), random_state=0,
+                            device=device).fit(data.data)
+    return den.denoiser_
+
+
+def noisy_image(size, device):
+    """One held-out C^alpha image of this size plus noise of standard deviation 0.1."""
+    x = make_c_alpha(1, image_size=size, alpha=3.0, random_state=1).data
+    x = torch.as_tensor(x, dtype=torch.float32).reshape(1, size, size)
+    return (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).to(device)
 
 
 def main():
@@ -58,6 +66,7 @@ def main():
     p.add_argument("--n-blocks", type=int, default=3)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--n-train", type=int, default=512)
+    p.add_argument("--layers", type=int, default=21, help="BF-CNN depth")
     p.add_argument("--probes", type=int, default=32, help="Hutchinson probes")
     p.add_argument("--k", type=int, default=32, help="Lanczos eigenpairs")
     p.add_argument("--budget-gib", type=float, default=16.0)
@@ -68,17 +77,28 @@ def main():
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
           f"UNet width {args.width}, {args.n_blocks} levels, {args.steps} training steps")
     rows = []
-    f64 = None
+    f64 = y64 = J64 = t_full64 = None
     for size in (32, 64) if "a" in args.parts else (64,):
-        f, y = model(size, args, device)
+        f, y = model(size, args, device), noisy_image(size, device)
         t_full, J = timed(lambda f=f, y=y: jb.full_jacobian(f, y), args.repeats, device)
         if "a" in args.parts:
             t_loop, J_loop = timed(lambda f=f, y=y: jb.jacobian_by_loop(f, y), args.loop_repeats, device)
             err = float((J - J_loop).abs().max() / J_loop.abs().max())
-            rows.append(("(a) dense J batched vs per-pixel loop", f"{size}x{size}", t_loop, t_full,
-                         f"max rel diff {err:.1e}", 3.0))
+            rows.append((f"(a) UNet, dense J: {size * size} vectorised VJPs vs per-pixel loop", f"{size}x{size}",
+                         t_loop, t_full, f"max rel diff {err:.1e}", 3.0))
         if size == 64:
             f64, y64, J64, t_full64 = f, y, J, t_full
+    if "a" in args.parts:
+        f = model(64, args, device, architecture="bfcnn")
+        r = receptive_radius(f)
+        for size in (64, 96):
+            y = noisy_image(size, device)
+            n_vjp = min(size, 2 * r + 1) ** 2
+            t_full, J = timed(lambda f=f, y=y: jb.full_jacobian(f, y), args.repeats, device)
+            t_loop, J_loop = timed(lambda f=f, y=y: jb.jacobian_by_loop(f, y), args.loop_repeats, device)
+            err = float((J - J_loop).abs().max() / J_loop.abs().max())
+            rows.append((f"(a) BF-CNN (radius {r}), dense J: {n_vjp} compressed VJPs vs per-pixel loop",
+                         f"{size}x{size}", t_loop, t_full, f"max rel diff {err:.1e}", 3.0))
     if "b" in args.parts:
         exact = float(J64.double().trace())
         t_h, est = timed(lambda: jb.hutchinson_trace(f64, y64, args.probes, random_state=0), args.repeats, device)
