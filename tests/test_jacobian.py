@@ -63,6 +63,14 @@ def test_network_left_as_found(trained):
     jb.hutchinson_trace(f, y, 4)
     assert f.training
     assert [p.requires_grad for p in f.parameters()] == flags
+    # mixed modes: a network in eval mode with one BatchNorm left in training mode is still evaluated
+    # fully in eval mode (running statistics), and that one layer is left in training mode
+    f.eval()
+    J_eval = jb.full_jacobian(f, y)
+    bn = next(m for m in f.modules() if hasattr(m, "running_sd"))
+    bn.train()
+    assert torch.equal(jb.full_jacobian(f, y), J_eval)
+    assert bn.training and not f.training
     f.eval()
 
 
@@ -199,3 +207,30 @@ def test_too_small_receptive_field_is_caught():
     for bad in (-1, 1.5, "big", True):
         with pytest.raises(ValueError, match="receptive_field"):
             jb.full_jacobian(f, y, receptive_field=bad)
+
+
+def test_gated_forward_products_and_fallback(trained, monkeypatch):
+    """gahb networks get J v from the ReLU-gated forward pass; the network is left untouched; a wrong gate falls back."""
+    f, y, _ = trained
+    ref = jb.full_jacobian(f, y).double().numpy()
+    M = np.random.default_rng(0).standard_normal((64, 3))
+    with torch.no_grad():
+        before = f(y.unsqueeze(0)).clone()
+    op = jb.JacobianOperator(f, y, part="forward")
+    np.testing.assert_allclose(op.matmat(M), ref @ M, atol=1e-4)
+    np.testing.assert_allclose(op.as_linear_operator().matvec(M[:, 0]), ref @ M[:, 0], atol=1e-4)
+    assert op.forward_method == "gated"
+    relus = [m for m in f.modules() if isinstance(m, nn.ReLU)]
+    assert relus and all("forward" not in m.__dict__ and m.inplace for m in relus)
+    with torch.no_grad():
+        assert torch.equal(f(y.unsqueeze(0)), before)
+    # a gated pass that is not J (here: scaled by 2) fails the check, and the operator uses the VJP's VJP
+    monkeypatch.setattr(jb._GatedNetwork, "__call__", lambda self, V: 2 * f(V))
+    op2 = jb.JacobianOperator(f, y, part="forward")
+    np.testing.assert_allclose(op2.matmat(M), ref @ M, atol=1e-4)
+    assert op2.forward_method == "vjp-of-vjp"
+    # callables that are not gahb networks never take the gated path
+    A = np.random.default_rng(1).standard_normal((16, 16))
+    op3 = jb.JacobianOperator(LinearDenoiser(A, (1, 4, 4)), torch.rand(1, 4, 4, dtype=torch.float64), part="forward")
+    np.testing.assert_allclose(op3.matmat(M[:16, :1])[:, 0], A @ M[:16, 0], atol=1e-10)
+    assert op3.forward_method == "vjp-of-vjp"
