@@ -7,7 +7,8 @@
 (c) Lanczos top-32 eigenpairs vs dense J + eigh, 64x64 (speed, eigenvalue error, subspace agreement), and
     with --c-sizes 64,96 larger test images for the same network;
 (d) the largest square image each method handles within a memory budget (default 16 GiB), from the
-    measured per-image autograd bytes and the d x d matrices (an estimate, not a run).
+    measured per-image autograd bytes and the d x d matrices (an estimate), and with --d-sizes 128,256 measured
+    Lanczos runs (time, products, peak RSS) on larger images;
 
 Targets (CPU): (a) >= 3x, (b) >= 20x at <= 3 % error, (c) >= 10x.
 
@@ -72,6 +73,7 @@ def main():
     p.add_argument("--k", type=int, default=32, help="Lanczos eigenpairs")
     p.add_argument("--c-sizes", default="64", help="image sides for (c), e.g. 64,96 (dense baseline run once "
                    "above 64)")
+    p.add_argument("--d-sizes", default="", help="image sides for measured Lanczos runs in (d), e.g. 128,256")
     p.add_argument("--budget-gib", type=float, default=16.0)
     p.add_argument("--parts", default="abcd", help="which benchmarks to run, e.g. 'cd' (default: %(default)s)")
     args = p.parse_args()
@@ -150,6 +152,22 @@ def main():
         while mem((side + 8) ** 2) <= budget:
             side += 8
         print(f"| {name} | {'d^2 + activations' if 'dense' in name or 'loop' in name else 'activations'} | {side} |")
+    if not args.d_sizes:
+        return
+    # measured points for the matrix-free route: the 64x64-trained UNet on larger images, peak RSS of this process
+    import resource
+
+    print(f"\n(d) measured: Lanczos top-{args.k} on larger images (peak RSS of this process; "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB before)")
+    print("| size | seconds | products | model GiB | peak RSS GiB |")
+    print("|---|---|---|---|---|")
+    for size in [int(v) for v in args.d_sizes.split(",")]:
+        y = noisy_image(size, device)
+        t, (_, _, n_prod) = timed(lambda y=y: jb.top_eigenpairs(f64, y, args.k, random_state=0), 1, device)
+        d = y.numel()
+        model_gib = (per_pixel * d + 8 * d * (2 * args.k + 1) * 2) / 2**30
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # ru_maxrss is in KiB on Linux
+        print(f"| {size}x{size} | {t:.1f} | {n_prod} | {model_gib:.2f} | {peak:.2f} |")
 
 
 if __name__ == "__main__":
