@@ -2,8 +2,9 @@
 
 A bias-free denoiser is piecewise linear and positively homogeneous, so f(y) = J(y) y
 = sum_k lambda_k <y, e_k> e_k (GAHB eq. 6): shrinkage in an orthonormal basis adapted to y.
-This module computes J exactly (dense, batched vector-Jacobian products in chunks under a memory cap)
-or matrix-free (JVP / VJP linear operators, Lanczos top-k eigenpairs, Hutchinson trace, probe asymmetry).
+This module computes J exactly (dense, batched vector-Jacobian products in chunks under a memory cap,
+compressed by the receptive field when it is smaller than the image) or matrix-free (JVP / VJP linear
+operators, Lanczos top-k eigenpairs, Hutchinson trace, probe asymmetry).
 
 Every function evaluates an ``nn.Module`` in eval mode (so BatchNorm uses running statistics and the
 network is exactly piecewise linear), never leaves ``requires_grad`` changed on its parameters and
