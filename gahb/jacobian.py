@@ -204,7 +204,7 @@ def _radius(f, receptive_field):
 def _check_compressed(f, y, J, r, rtol=1e-4):
     """One direct VJP of a fixed Rademacher probe must match J^T z: catches a radius that is too small."""
     z = _probes(y.numel(), 1, y.dtype, y.device, 0)
-    direct = vjp(f, y, z.reshape((1,) + tuple(y.shape)))[0].reshape(-1).double()
+    direct = vjp(f, y, z.reshape((1,) + tuple(y.shape)), chunk_size=1)[0].reshape(-1).double()  # no memory probe
     JTz = (z[0] @ J).double()  # in J's dtype: a float64 copy of J would double the peak memory
     err = float(torch.linalg.norm(JTz - direct) / torch.linalg.norm(direct).clamp_min(1e-300))
     if err > rtol:

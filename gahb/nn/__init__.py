@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -51,6 +52,7 @@ def init_weights_(module: nn.Module, generator: torch.Generator) -> nn.Module:
     return module
 
 
+@functools.lru_cache(maxsize=None)
 def _unet_radius(n_blocks: int) -> int:
     """Receptive radius of the UNet, by propagating the support of a 1-D impulse through its structure.
 
