@@ -1,6 +1,6 @@
 """Jacobian tools, measured side by side (medians of --repeats runs), on a lightly trained bias-free UNet.
 
-(a) dense J (gahb.jacobian.full_jacobian) vs the per-pixel autograd loop: the UNet at 32x32 and 64x64 (its
+(a) dense J (gahb.core.jacobian.full_jacobian) vs the per-pixel autograd loop: the UNet at 32x32 and 64x64 (its
     receptive field covers the image, so one vectorised VJP per row), and a BF-CNN (21 layers, receptive radius
     21) trained at 64x64 and evaluated at 64x64 and 96x96 (rows 43 pixels apart share one VJP);
 (b) Hutchinson tr J vs the exact trace of the dense J, 64x64 (speed and relative error);
@@ -24,9 +24,9 @@ import time
 import torch
 
 from gahb import DiffusionDenoiser
-from gahb import jacobian as jb
+from gahb.core import jacobian as jb
+from gahb.core.nn import receptive_radius
 from gahb.datasets import make_c_alpha
-from gahb.nn import receptive_radius
 
 
 def timed(fn, repeats, device):

@@ -56,7 +56,7 @@ def main():
     t_ratio = timed(lambda: memorization_rate(X, Y, rule="ratio"), a.repeats)
     rows.append(("gahb memorization_rate rule=ratio", t_ratio, min(4096, a.n_samples) * 4096 * 8))
     print(f"n_samples={a.n_samples} n_train={a.n_train} dim={a.dim} threads={a.threads} repeats={a.repeats} (medians)")
-    print(f"| method | seconds | time / dense | similarity block bytes |")
+    print("| method | seconds | time / dense | similarity block bytes |")
     print("|---|---|---|---|")
     for name, t, mem in rows:
         print(f"| {name} | {t:.4f} | {t / t_dense:.2f} | {mem / 2**20:.1f} MiB |")

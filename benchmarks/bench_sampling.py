@@ -3,7 +3,7 @@
 Run:  python benchmarks/bench_sampling.py [--n-samples 64] [--steps 50] [--repeats 3] [--threads 1]
 
 Trains one small DiffusionDenoiser briefly (the timing does not depend on how well it is trained), then
-draws ``--n-samples`` samples with :func:`gahb.sampling.sample_ks` a) in one batch, b) in a plain Python
+draws ``--n-samples`` samples with :func:`gahb.core.sampling.sample_ks` a) in one batch, b) in a plain Python
 loop of batch-1 calls. ``sigma_final=0`` makes every sample run exactly ``--steps`` updates in both, so
 the work is identical; per-sample CPU generators give both the same noise, and the table reports the
 largest difference between the two results. Prints medians over ``--repeats`` and the images/s ratio.
@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from gahb import DiffusionDenoiser
-from gahb._utils import sample_generators
-from gahb.sampling import sample_ks
+from gahb.core.random import sample_generators
+from gahb.core.sampling import sample_ks
 
 
 def _images(n, size, seed):

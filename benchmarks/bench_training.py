@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from gahb import DiffusionDenoiser
-from gahb.nn import UNet, init_weights_
+from gahb.core.nn import UNet, init_weights_
 
 
 def plain_loop(X: np.ndarray, image_shape, width, n_blocks, steps, batch_size, seed) -> float:

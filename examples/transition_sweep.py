@@ -12,7 +12,8 @@ import sys
 
 import joblib
 
-from gahb import DiffusionDenoiser, MemorizingDenoiser, generalization_curve
+from gahb import DiffusionDenoiser, MemorizingDenoiser
+from gahb.experiments import generalization_curve
 from gahb.datasets import make_dead_leaves
 from gahb.report import Report, markdown_table
 

@@ -1,19 +1,45 @@
 """gahb: memorization, generalization and geometry-adaptive harmonic bases of diffusion denoisers.
 
 Kadkhodaie, Guth, Simoncelli & Mallat (ICLR 2024, arXiv 2310.02557) as scikit-learn tools on PyTorch.
+
+The estimators are re-exported here and imported on first use, so ``import gahb`` (and
+``import gahb.datasets``) loads neither torch nor the experiments, the command line or matplotlib.
+Layers (see docs/architecture.md): ``gahb.core`` (torch only) <- estimators and ``gahb.metrics``
+<- ``gahb.experiments`` <- ``gahb.cli``; ``gahb.datasets`` is numpy only.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # static tools (type checkers, the API docs) see the names; run time imports them lazily
+    from gahb.basis import GAHBShrinkage, JacobianEigenbasis
+    from gahb.denoiser import DiffusionDenoiser
+    from gahb.model_selection import TrainingSubset
+    from gahb.optimal import MemorizingDenoiser
 
 __version__ = "0.1.0"
 
-from .denoiser import DiffusionDenoiser
-from .basis import GAHBShrinkage, JacobianEigenbasis
-from .sampling import SamplerOutput, sample_euler, sample_heun, sample_ks
-from .inverse import BlockAverage, Inpainting, RandomPixels, RandomSubspace, SpectralLowpass, solve_inverse
-from .optimal import EmpiricalOptimalDenoiser, MemorizingDenoiser
-from .experiments.generalization import GeneralizationCurve, TrainingSubset, generalization_curve
+# public name -> private module that defines it
+_EXPORTS = {
+    "DiffusionDenoiser": "gahb.denoiser",
+    "JacobianEigenbasis": "gahb.basis",
+    "GAHBShrinkage": "gahb.basis",
+    "MemorizingDenoiser": "gahb.optimal",
+    "TrainingSubset": "gahb.model_selection",
+}
 
-__all__ = [
-    "SamplerOutput", "sample_ks", "sample_euler", "sample_heun",
-    "Inpainting", "RandomPixels", "BlockAverage", "SpectralLowpass", "RandomSubspace", "solve_inverse",
-    "DiffusionDenoiser", "GAHBShrinkage", "JacobianEigenbasis", "__version__",
-    "EmpiricalOptimalDenoiser", "MemorizingDenoiser", "generalization_curve", "GeneralizationCurve", "TrainingSubset"]
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
+    raise AttributeError(f"module 'gahb' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -19,8 +19,9 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import jacobian as jb
-from ._utils import resolve_image_shape, resolve_seed, sample_generators
+from gahb._checks import resolve_image_shape, resolve_seed
+from gahb.core import jacobian as jb
+from gahb.core.random import sample_generators
 
 __all__ = [
     "JacobianEigenbasis",

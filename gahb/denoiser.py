@@ -14,10 +14,12 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._sample_mixin import SamplingMixin
-from ._utils import psnr, resolve_device, resolve_image_shape, resolve_seed, to_images, to_rows, torch_generator
-from .nn import Denoiser, init_weights_
-from .training import build_network, lr_factor, sample_sigma, train_step
+from gahb._checks import resolve_image_shape, resolve_seed
+from gahb._sampling import SamplingMixin
+from gahb._utils import psnr, resolve_device, to_images, to_rows
+from gahb.core.nn import Denoiser, build_network, init_weights_
+from gahb.core.random import torch_generator
+from gahb.core.training import lr_factor, sample_sigma, train_step
 
 __all__ = ["DiffusionDenoiser"]
 

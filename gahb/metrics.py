@@ -17,7 +17,9 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
-from gahb._utils import check_int, psnr, resolve_seed, to_images, to_rows, torch_generator
+from gahb._checks import check_int, resolve_seed
+from gahb._utils import psnr, to_images, to_rows
+from gahb.core.random import torch_generator
 
 __all__ = [
     "PAPER_SIGMAS",
@@ -384,7 +386,7 @@ def _denoise_fn(denoiser, image_shape, device):
     if callable(denoiser):
         if image_shape is None:
             raise ValueError("image_shape is required when the denoiser is a torch callable.")
-        from gahb._utils import resolve_image_shape
+        from gahb._checks import resolve_image_shape
 
         def fn(rows):
             shape = resolve_image_shape(tuple(image_shape), rows.shape[1])

@@ -267,7 +267,7 @@ def test_verbose_progress_bar(X64, capsys):
 
 
 def test_learning_rate_schedules():
-    from gahb.training import lr_factor
+    from gahb.core.training import lr_factor
 
     assert lr_factor(0, 1000, "halving") == 1.0
     assert lr_factor(100, 1000, "halving") == 0.5
@@ -277,7 +277,7 @@ def test_learning_rate_schedules():
 
 
 def test_quadratic_noise_levels():
-    from gahb.training import sample_sigma
+    from gahb.core.training import sample_sigma
 
     s = sample_sigma(200_000, 1.0, "quadratic", torch.Generator().manual_seed(0), "cpu")
     assert float(s.mean()) == pytest.approx(1 / 3, abs=0.005)  # E[u^2] = 1/3

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, KFold, learning_curve
 
-from gahb.experiments.generalization import GeneralizationCurve, TrainingSubset, generalization_curve
+from gahb.experiments.generalization import GeneralizationCurve, generalization_curve
+from gahb.model_selection import TrainingSubset
 from gahb.metrics import memorization_scorer
 from gahb.optimal import MemorizingDenoiser
 

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gahb import DiffusionDenoiser
-from gahb._utils import psnr, sample_generators
-from gahb.inverse import (
+from gahb._utils import psnr
+from gahb.core.operators import (
     BlockAverage,
     Inpainting,
     MeasurementOperator,
@@ -17,6 +17,7 @@ from gahb.inverse import (
     SpectralLowpass,
     solve_inverse,
 )
+from gahb.core.random import sample_generators
 
 H = 8
 

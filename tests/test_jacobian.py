@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from gahb import jacobian as jb
-from gahb.nn import BFCNN, Denoiser, UNet, init_weights_, receptive_radius
+from gahb.core import jacobian as jb
+from gahb.core.nn import BFCNN, Denoiser, UNet, init_weights_, receptive_radius
 
 
 class LinearDenoiser(nn.Module):

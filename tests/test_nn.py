@@ -5,7 +5,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gahb.nn import BFCNN, BiasFreeBatchNorm2d, Denoiser, UNet, count_parameters, init_weights_
+from gahb.core.nn import BFCNN, BiasFreeBatchNorm2d, Denoiser, UNet, count_parameters, init_weights_
 
 
 @pytest.mark.parametrize(

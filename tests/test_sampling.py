@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from gahb._utils import sample_generators
-from gahb.sampling import (
-    SamplerOutput,
-    draw_noise,
-    ks_step_size,
-    sample_euler,
-    sample_heun,
-    sample_ks,
-    sigma_grid,
-)
+from gahb.core.random import sample_generators
+from gahb.core.sampling import SamplerOutput, draw_noise, ks_step_size, sample_euler, sample_heun, sample_ks, sigma_grid
 
 
 class GaussianDenoiser:

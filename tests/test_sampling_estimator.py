@@ -9,9 +9,9 @@ import torch
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from gahb import DiffusionDenoiser
-from gahb._sample_mixin import SampleDivergenceWarning
-from gahb._utils import sample_generators
-from gahb.sampling import draw_noise
+from gahb._sampling import SampleDivergenceWarning
+from gahb.core.random import sample_generators
+from gahb.core.sampling import draw_noise
 
 H = 8
 
@@ -91,7 +91,7 @@ def test_two_models_receive_identical_noise(models):
     assert len(common) > 5 * 20
     assert all(torch.equal(a[k], b[k]) for k in common)
     torch.testing.assert_close(a["y0_minus_mean"], b["y0_minus_mean"], rtol=0, atol=1e-6)
-    # and that noise is the (seed, index) stream of gahb._utils.sample_generators
+    # and that noise is the (seed, index) stream of gahb.core.random.sample_generators
     gens = sample_generators(21, 5)
     z0 = draw_noise(gens, (1, H, H))
     z1 = draw_noise(gens, (1, H, H))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 from sklearn.utils import Bunch
 
-from gahb._utils import check_int, resolve_seed
+from gahb._checks import check_int, resolve_seed
 
 
 def check_rng(random_state) -> np.random.Generator:

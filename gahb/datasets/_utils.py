@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from gahb._utils import resolve_image_shape
+from gahb._checks import resolve_image_shape
 from gahb.datasets._common import area_resize, check_int, check_rng
 
 __all__ = ["shuffle_pixels", "unshuffle_pixels", "remove_near_duplicates", "disjoint_split"]

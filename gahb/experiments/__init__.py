@@ -1,0 +1,5 @@
+"""The paper's experiments as functions returning result objects (no argument parsing, no printing)."""
+
+from gahb.experiments.generalization import GeneralizationCurve, generalization_curve
+
+__all__ = ["GeneralizationCurve", "generalization_curve"]

@@ -1,4 +1,4 @@
-"""Sampling and inverse-problem methods of `DiffusionDenoiser` (sklearn layer over :mod:`gahb.sampling`)."""
+"""Sampling and inverse-problem methods of `DiffusionDenoiser` (sklearn layer over :mod:`gahb.core.sampling`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from ._utils import check_int, resolve_seed, sample_generators, to_rows
-from .inverse import MeasurementOperator, solve_inverse
-from .sampling import sample_euler, sample_heun, sample_ks
+from gahb._checks import check_int, resolve_seed
+from gahb._utils import to_rows
+from gahb.core.operators import MeasurementOperator, solve_inverse
+from gahb.core.random import sample_generators
+from gahb.core.sampling import sample_euler, sample_heun, sample_ks
 
 _SAMPLERS = {"ks": sample_ks, "euler": sample_euler, "heun": sample_heun}
 
@@ -101,7 +103,7 @@ class SamplingMixin:
         sampler with the estimator's ``h0, beta, sigma_0, sigma_final, max_sample_steps`` (change them with
         ``set_params``; ``beta=1`` is deterministic given ``z_0``). Sample ``i`` of a call with
         ``random_state=s`` draws all its noise from its own generator seeded by ``(s, i)``
-        (``gahb._utils.sample_generators``), so it is the same whatever ``n_samples`` or ``batch_size``,
+        (``gahb.core.random.sample_generators``), so it is the same whatever ``n_samples`` or ``batch_size``,
         and two models sampled with the same ``s`` receive identical noise.
 
         Parameters
@@ -115,7 +117,7 @@ class SamplingMixin:
         return_info : bool, default=False
             Also return the info dict (see ``sample_info_``).
         callback : callable, default=None
-            Called at every step with the sampler's state dict (see :func:`gahb.sampling.sample_ks`) plus
+            Called at every step with the sampler's state dict (see :func:`gahb.core.sampling.sample_ks`) plus
             ``start``, the index of the batch's first sample.
         trajectory_steps : sequence of int, default=None
             Steps at which to keep the one-step denoised estimates ``f(y_t)``.
@@ -179,7 +181,7 @@ class SamplingMixin:
         ----------
         measurements : array-like of shape (n_samples, operator.n_measurements)
             ``x_c = M^T x`` for each image, e.g. ``operator.measure_rows(X)``.
-        operator : gahb.inverse.MeasurementOperator
+        operator : gahb.core.operators.MeasurementOperator
             ``Inpainting``, ``RandomPixels``, ``BlockAverage``, ``SpectralLowpass``, ``RandomSubspace`` or
             your own (orthonormal columns), with ``image_shape`` equal to ``image_shape_``.
         random_state : int, RandomState instance or None, default=None
@@ -200,7 +202,7 @@ class SamplingMixin:
         --------
         >>> import numpy as np
         >>> from gahb import DiffusionDenoiser
-        >>> from gahb.inverse import BlockAverage
+        >>> from gahb.core.operators import BlockAverage
         >>> X = np.random.default_rng(0).random((200, 64))
         >>> den = DiffusionDenoiser(width=8, n_blocks=2, max_iter=20, image_shape=(8, 8), random_state=0).fit(X)
         >>> op = BlockAverage((8, 8), factor=2)
@@ -211,7 +213,7 @@ class SamplingMixin:
         """
         check_is_fitted(self, "denoiser_")
         if not isinstance(operator, MeasurementOperator):
-            raise TypeError(f"operator must be a gahb.inverse.MeasurementOperator; got {type(operator).__name__}.")
+            raise TypeError(f"operator must be a gahb.core.operators.MeasurementOperator; got {type(operator).__name__}.")
         if tuple(operator.image_shape) != tuple(self.image_shape_):
             raise ValueError(f"operator.image_shape {tuple(operator.image_shape)} differs from the model's "
                              f"image_shape_ {tuple(self.image_shape_)}.")

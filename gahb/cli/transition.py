@@ -139,7 +139,7 @@ def load_pool(cfg: dict, n_images: int):
 
 def run(args) -> int:
     """Run the sweep and write report.md, report.json and PNG figures into ``args.output``."""
-    from gahb import DiffusionDenoiser
+    from gahb.denoiser import DiffusionDenoiser
     from gahb.experiments.generalization import generalization_curve
     from gahb.report import Report
 

@@ -1,7 +1,8 @@
 """The ``gahb`` command: one subcommand per experiment, each writing a report to a folder.
 
-Each subcommand lives in its experiment module, which defines ``add_arguments(parser)`` and
-``run(args) -> int``; this file only wires them up, so adding an experiment never touches another.
+Each subcommand is a module of this package that defines ``add_arguments(parser)`` and ``run(args) -> int``;
+this file only wires them up, so adding a command never touches another. The commands call the experiments
+(``gahb.experiments``) and write reports; nothing below this package imports it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import sys
 
 # name -> (module, one-line help). Modules are imported only when their subcommand runs.
 SUBCOMMANDS = {
-    "transition": ("gahb.experiments.generalization", "memorization -> generalization sweep over training-set size N"),
-    "optimality": ("gahb.experiments.optimality", "GAHB optimality experiments: C-alpha slopes, disks, shuffled control"),
+    "transition": ("gahb.cli.transition", "memorization -> generalization sweep over training-set size N"),
+    "optimality": ("gahb.cli.optimality", "GAHB optimality experiments: C-alpha slopes, disks, shuffled control"),
 }
 
 
@@ -28,11 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:  # experiment not installed in this build
-            continue
-        mod.add_arguments(p)
+        importlib.import_module(module).add_arguments(p)
         p.set_defaults(_module=module)
     return parser
 
@@ -43,8 +40,6 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if not hasattr(args, "_module"):
-        parser.error(f"subcommand {args.command!r} is not available in this installation")
     return int(importlib.import_module(args._module).run(args) or 0)
 
 

@@ -22,8 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gahb._utils import resolve_seed, torch_generator
-from gahb.nn import receptive_radius
+from gahb._checks import resolve_seed
+
+from .nn import receptive_radius
+from .random import torch_generator
 
 __all__ = [
     "eval_mode",
@@ -161,7 +163,7 @@ def full_jacobian(f, y, *, receptive_field="auto", chunk_size=None, max_memory=D
     row i of J vanishes outside a (2r+1)^2 window and the rows of pixels 2r+1 apart never overlap:
     one VJP of their summed cotangents gives all of them (Curtis-Powell-Reid compression), i.e.
     C * min(H, 2r+1) * min(W, 2r+1) VJPs instead of d. ``"auto"``: the exact radius of gahb's own
-    networks (``gahb.nn.receptive_radius``), none for other callables; ``None``: one VJP per row.
+    networks (``gahb.core.nn.receptive_radius``), none for other callables; ``None``: one VJP per row.
     A compressed J is checked against one direct VJP of a random probe; a radius that is too small
     raises ``ValueError``.
     """

@@ -2,7 +2,7 @@
 
 A measurement operator is a matrix ``M`` of shape ``(d, m)`` with orthonormal columns (``M^T M = I``),
 stored implicitly: ``measure(x) = M^T x`` maps images ``(B, C, H, W)`` to measurements ``(B, m)`` and
-``adjoint(c) = M c`` maps them back. :func:`solve_inverse` runs the sampler of :mod:`gahb.sampling`
+``adjoint(c) = M c`` maps them back. :func:`solve_inverse` runs the sampler of :mod:`gahb.core.sampling`
 with the direction ``d_t = (I - M M^T)(y - f(y)) + M (M^T y - x_c)``.
 """
 
@@ -15,7 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._utils import check_image_shape, check_real, resolve_seed
+from gahb._checks import check_image_shape, check_real, resolve_seed
+
 from .sampling import SamplerOutput, sample_ks
 
 __all__ = [
@@ -251,18 +252,18 @@ class RandomSubspace(MeasurementOperator):
 
 def solve_inverse(denoiser, operator: MeasurementOperator, measurements: torch.Tensor, generators, *, mean=0.5,
                   project: bool = True, **sampler_kwargs) -> SamplerOutput:
-    """Draw one reconstruction per row of ``measurements`` with :func:`~gahb.sampling.sample_ks` (KS 2021, Alg. 2).
+    """Draw one reconstruction per row of ``measurements`` with :func:`~gahb.core.sampling.sample_ks` (KS 2021, Alg. 2).
 
     Parameters
     ----------
     denoiser : callable
-        Blind denoiser ``(B, C, H, W) -> (B, C, H, W)`` (or ``requires_sigma``, see :mod:`gahb.sampling`).
+        Blind denoiser ``(B, C, H, W) -> (B, C, H, W)`` (or ``requires_sigma``, see :mod:`gahb.core.sampling`).
     operator : MeasurementOperator
         ``M`` with orthonormal columns.
     measurements : Tensor (B, n_measurements)
         ``x_c = M^T x``; its device and dtype are used.
     generators : sequence of torch.Generator
-        One CPU generator per row (noise pairing as in :mod:`gahb.sampling`).
+        One CPU generator per row (noise pairing as in :mod:`gahb.core.sampling`).
     mean : float or Tensor (C, H, W) / (B, C, H, W), default=0.5
         Initial mean ``m`` of the unmeasured part: ``y_0 = (I - M M^T) m + M x_c + sigma_0 z_0``.
     project : bool, default=True
@@ -270,7 +271,7 @@ def solve_inverse(denoiser, operator: MeasurementOperator, measurements: torch.T
         ``f(y_T)`` as the sampler does (consistent only up to the final noise level).
     **sampler_kwargs
         ``sigma_0, sigma_final, max_steps, h0, beta, fixed_step, divergence_factor, callback,
-        trajectory_steps, return_sigmas`` of :func:`~gahb.sampling.sample_ks`.
+        trajectory_steps, return_sigmas`` of :func:`~gahb.core.sampling.sample_ks`.
 
     Returns
     -------

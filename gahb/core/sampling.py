@@ -24,7 +24,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from ._utils import check_int, check_real
+from gahb._checks import check_int, check_real
 
 __all__ = ["SamplerOutput", "draw_noise", "sample_ks", "sample_euler", "sample_heun", "ks_step_size", "sigma_grid"]
 
@@ -203,7 +203,7 @@ def sample_ks(
         the end shrink the sample variance by about ``h_t / 2`` on a Gaussian prior, see docs/sampling.md).
     operator : measurement operator, optional
         An object with ``measure(x) = M^T x`` and ``adjoint(c) = M c`` (orthonormal columns), see
-        :mod:`gahb.inverse`. The initial mean becomes ``(I - M M^T) m + M x_c``.
+        :mod:`gahb.core.operators`. The initial mean becomes ``(I - M M^T) m + M x_c``.
     measurements : Tensor (B, n_measurements), optional
         ``x_c``, required with ``operator``.
     callback : callable, optional

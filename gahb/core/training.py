@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["sample_sigma", "lr_factor", "train_step", "build_network"]
+__all__ = ["sample_sigma", "lr_factor", "train_step"]
 
 
 def sample_sigma(n: int, sigma_max: float, distribution: str, generator: torch.Generator, device) -> torch.Tensor:
@@ -44,14 +44,3 @@ def train_step(
     loss.backward()
     optimizer.step()
     return float(loss.detach())
-
-
-def build_network(architecture: str, in_channels: int, width: int, n_blocks: int, n_layers: int) -> nn.Module:
-    """The residual network named by ``architecture`` ("unet" or "bfcnn")."""
-    from .nn import BFCNN, UNet
-
-    if architecture == "unet":
-        return UNet(in_channels=in_channels, width=width, n_blocks=n_blocks)
-    if architecture == "bfcnn":
-        return BFCNN(in_channels=in_channels, width=width, n_layers=n_layers)
-    raise ValueError(f"architecture must be 'unet' or 'bfcnn', got {architecture!r}.")
