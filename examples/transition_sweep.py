@@ -13,8 +13,8 @@ import sys
 import joblib
 
 from gahb import DiffusionDenoiser, MemorizingDenoiser
-from gahb.experiments import generalization_curve
 from gahb.datasets import make_dead_leaves
+from gahb.experiments import generalization_curve
 from gahb.report import Report, markdown_table
 
 out = sys.argv[1] if len(sys.argv) > 1 else "transition-example"

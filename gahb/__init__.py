@@ -30,7 +30,8 @@ _EXPORTS = {
     "TrainingSubset": "gahb.model_selection",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = ["DiffusionDenoiser", "GAHBShrinkage", "JacobianEigenbasis", "MemorizingDenoiser", "TrainingSubset",
+           "__version__"]
 
 
 def __getattr__(name):

@@ -8,8 +8,8 @@ from sklearn.pipeline import Pipeline
 from torch import nn
 
 from gahb import DiffusionDenoiser, GAHBShrinkage, JacobianEigenbasis
-from gahb.core import jacobian as jb
 from gahb.basis import dct_basis, oracle_mse, oracle_shrinkage, pca_basis, wavelet_basis
+from gahb.core import jacobian as jb
 
 SHAPE = (8, 8)
 

@@ -5,8 +5,8 @@ import pytest
 from sklearn.model_selection import GridSearchCV, KFold, learning_curve
 
 from gahb.experiments.generalization import GeneralizationCurve, generalization_curve
-from gahb.model_selection import TrainingSubset
 from gahb.metrics import memorization_scorer
+from gahb.model_selection import TrainingSubset
 from gahb.optimal import MemorizingDenoiser
 
 

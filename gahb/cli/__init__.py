@@ -7,26 +7,27 @@ this file only wires them up, so adding a command never touches another. The com
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 
-# name -> (module, one-line help). Modules are imported only when their subcommand runs.
+from gahb.cli._common import Parser, UsageError, debug_requested, remove_empty_created
+
+# name -> (module, one-line help)
 SUBCOMMANDS = {
     "transition": ("gahb.cli.transition", "memorization -> generalization sweep over training-set size N"),
     "optimality": ("gahb.cli.optimality", "GAHB optimality experiments: C-alpha slopes, disks, shuffled control"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    from gahb import __version__
+
+    parser = Parser(
         prog="gahb",
         description="Diffusion denoisers: memorization vs generalization and geometry-adaptive harmonic bases.",
     )
-    from gahb import __version__
-
     parser.add_argument("--version", action="version", version=f"gahb {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (module, help_) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         importlib.import_module(module).add_arguments(p)
@@ -35,12 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run ``gahb``: exit code 0 on success, 2 for a usage error, 130 on Ctrl-C, 1 for anything else."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    return int(importlib.import_module(args._module).run(args) or 0)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except UsageError as exc:
+        print(f"gahb: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gahb: interrupted; finished work was kept" + (f" in {args.output}" if getattr(args, "output", None)
+              else ""), file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug_requested(argv):
+            raise
+        print(f"gahb: error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        remove_empty_created()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,165 @@
+"""What every ``gahb`` subcommand shares: one-line errors, exit codes, common options, output folders.
+
+A subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int``. ``run`` first checks
+*everything* (option values, data sources, device, output folder) and raises :class:`UsageError` for a
+bad one, then does the work. :func:`gahb.cli.main` turns a :class:`UsageError` into one line on stderr and
+exit code 2, Ctrl-C into one line and exit code 130, and any other error into one line and exit code 1
+(``--debug`` or ``GAHB_DEBUG=1`` shows the traceback instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = [
+    "UsageError", "Parser", "add_common_arguments", "usage_errors", "check_device", "prepare_output",
+    "positive_int", "parse_int_list", "parse_float_list", "say",
+]
+
+
+class UsageError(ValueError):
+    """A bad option value, data source, device or output folder: reported before any work (exit code 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with defaults shown in every help line and errors printed as one line (exit code 2)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"gahb: error: {self.prog.removeprefix('gahb ')}: {message} (see {self.prog} --help)\n")
+
+
+def add_common_arguments(parser, *, output: str, seed: bool = True, device: bool = True) -> None:
+    """``-o/--output``, ``--device``, ``--seed``, ``-q/--quiet``, ``--debug``: the same names and defaults everywhere."""
+    parser.add_argument("-o", "--output", "--out", dest="output", default=output, metavar="DIR",
+                        help="report folder (created if missing)")
+    if device:
+        parser.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
+    if seed:
+        parser.add_argument("--seed", type=int, default=0, help="seed of data, weights, training and sampling noise")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
+
+
+_PARAM = re.compile(r"The '(\w+)' parameter of \w+ (must|should)")
+
+
+@contextlib.contextmanager
+def usage_errors(options: dict | None = None):
+    """Turn a ``ValueError``/``TypeError`` raised by validation into a :class:`UsageError`.
+
+    ``options`` maps parameter names to the command-line options that set them, so scikit-learn's
+    ``The 'beta' parameter of DiffusionDenoiser must be ...`` reads ``--beta must be ...``.
+    """
+    try:
+        yield
+    except UsageError:
+        raise
+    except (ValueError, TypeError) as exc:
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        names = options or {}
+        msg = _PARAM.sub(lambda m: f"{names[m.group(1)]} {m.group(2)}" if m.group(1) in names else m.group(0), msg)
+        raise UsageError(msg) from exc
+
+
+def positive_int(text: str) -> int:
+    """``argparse`` type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def parse_int_list(text: str, option: str) -> list[int]:
+    """``"1,10,100"`` -> ``[1, 10, 100]`` (sorted, unique, positive) or :class:`UsageError` naming ``option``."""
+    try:
+        values = sorted({int(s) for s in str(text).split(",") if s.strip()})
+    except ValueError:
+        raise UsageError(f"{option} must be comma-separated integers; got {text!r}.") from None
+    if not values or values[0] < 1:
+        raise UsageError(f"{option} must be positive integers; got {text!r}.")
+    return values
+
+
+def parse_float_list(text: str, option: str, n: int | None = None) -> list[float]:
+    """``"12,30"`` -> ``[12.0, 30.0]`` (finite) or :class:`UsageError` naming ``option``."""
+    try:
+        values = [float(s) for s in str(text).split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"{option} must be comma-separated numbers; got {text!r}.") from None
+    if not values or any(v != v or v in (float("inf"), float("-inf")) for v in values):
+        raise UsageError(f"{option} must be finite numbers; got {text!r}.")
+    if n is not None and len(values) != n:
+        raise UsageError(f"{option} needs {n} comma-separated numbers; got {text!r}.")
+    return values
+
+
+def check_device(device: str) -> str:
+    """The ``--device`` value if this machine has it (``auto`` always works), else :class:`UsageError`."""
+    from gahb._utils import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise UsageError(f"--device {device}: {exc}") from None
+    return device
+
+
+# folders this process created and may remove again if they are still empty when it stops
+_CREATED: list[Path] = []
+
+
+def prepare_output(path, *, report_files=("report.md", "report.json"), overwrite: bool = False) -> Path:
+    """Create the output folder and check it is writable, before any work.
+
+    A path that is a file, cannot be created or cannot be written raises :class:`UsageError`; so does a
+    folder that already holds one of ``report_files`` unless ``overwrite`` (a finished report is never
+    replaced without a word).
+    """
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--output {out} is a file, not a folder.")
+    existing = [f for f in report_files if (out / f).exists()]
+    if existing and not overwrite:
+        raise UsageError(f"--output {out} already holds {', '.join(existing)} from an earlier run; choose another "
+                         "folder or pass --overwrite.")
+    missing = [p for p in [out, *out.parents] if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".gahb-write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--output {out} is not writable: {exc.strerror or exc}.") from None
+    _CREATED.extend(reversed(missing))
+    return out
+
+
+def remove_empty_created() -> None:
+    """Remove the folders :func:`prepare_output` created if nothing was written into them."""
+    for p in list(_CREATED):
+        with contextlib.suppress(OSError):
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+    _CREATED.clear()
+
+
+def say(args, text: str) -> None:
+    """A progress line on stderr unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(text, file=sys.stderr, flush=True)
+
+
+def debug_requested(argv) -> bool:
+    return "--debug" in (argv or sys.argv[1:]) or os.environ.get("GAHB_DEBUG", "") not in ("", "0")
