@@ -1,0 +1,247 @@
+"""Similarities, nearest neighbours, memorization rate and the data baseline (paper Figs 2 and 6)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils import Bunch
+
+from gahb.metrics._common import _DEFAULT_CHUNK, _check_chunk, _pair, _prepare
+
+
+def cosine_similarity(X, Y=None, *, remove_mean: bool = True) -> np.ndarray:
+    """All-pairs cosine similarity ``<x, y> / (|x| |y|)`` (dense ``(n_X, n_Y)``; use for small sets).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_X, n_features)
+    Y : array-like of shape (n_Y, n_features), default=None
+        Defaults to ``X``.
+    remove_mean : bool, default=True
+        Subtract each image's own mean first (Pearson correlation), as the paper's code does for
+        nearest training images; ``False`` gives the raw normalized inner product.
+
+    Returns
+    -------
+    S : ndarray of shape (n_X, n_Y), values in [-1, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cosine_similarity(np.array([[0., 1.], [1., 0.]]), remove_mean=False)
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    X, Y = _pair(X, Y)
+    a = _prepare(X, remove_mean, True)
+    b = _prepare(Y, remove_mean, True)
+    return (a @ b.T).clamp(-1, 1).numpy()
+
+
+def paired_cosine_similarity(X, Y, *, remove_mean: bool = True) -> np.ndarray:
+    """Row-wise cosine similarity ``cos(X[i], Y[i])`` (model A's sample i against model B's sample i).
+
+    Parameters
+    ----------
+    X, Y : array-like of shape (n_samples, n_features)
+    remove_mean : bool, default=True
+        See :func:`cosine_similarity`.
+
+    Returns
+    -------
+    s : ndarray of shape (n_samples,); NaN where either row has a NaN.
+    """
+    X, Y = _pair(X, Y)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must have the same number of rows; got {X.shape[0]} and {Y.shape[0]}.")
+    a = _prepare(X, remove_mean, True)
+    b = _prepare(Y, remove_mean, True)
+    return (a * b).sum(dim=1).clamp(-1, 1).numpy()
+
+
+def nearest_neighbors(X, Y, n_neighbors: int = 1, *, metric: str = "cosine", remove_mean: bool = True,
+                      chunk_size: int = _DEFAULT_CHUNK):
+    """Top-k nearest rows of ``Y`` for each row of ``X``, chunked over both sets.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_queries, n_features)
+        Queries (e.g. generated samples).
+    Y : array-like of shape (n_reference, n_features)
+        Reference set (e.g. the training set); may be large.
+    n_neighbors : int, default=1
+    metric : {"cosine", "euclidean"}, default="cosine"
+        ``"cosine"`` ranks by largest similarity, ``"euclidean"`` by smallest L2 distance.
+    remove_mean : bool, default=True
+        Subtract each image's mean before comparing (both metrics).
+    chunk_size : int, default=4096
+        Rows of each set held at once: memory is ``O(chunk_size^2)``, not ``O(n_queries * n_reference)``.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_queries, n_neighbors), int64
+        Row indices into ``Y``, best first.
+    values : ndarray of shape (n_queries, n_neighbors), float64
+        Similarities (cosine, descending) or distances (euclidean, ascending).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Y = np.eye(4)
+    >>> idx, sim = nearest_neighbors(Y[[2, 0]], Y, metric="cosine", remove_mean=False)
+    >>> idx.ravel().tolist(), sim.ravel().tolist()
+    ([2, 0], [1.0, 1.0])
+    """
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {metric!r}.")
+    X, Y = _pair(X, Y, "X", "Y")
+    if not isinstance(n_neighbors, (numbers.Integral, np.integer)) or isinstance(n_neighbors, bool) or n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be a positive integer; got {n_neighbors!r}.")
+    if n_neighbors > Y.shape[0]:
+        raise ValueError(f"n_neighbors={n_neighbors} exceeds the {Y.shape[0]} rows of Y.")
+    chunk_size = _check_chunk(chunk_size)
+    k = int(n_neighbors)
+    cos = metric == "cosine"
+    out_idx = np.empty((X.shape[0], k), dtype=np.int64)
+    out_val = np.empty((X.shape[0], k), dtype=np.float64)
+    for qs in range(0, X.shape[0], chunk_size):
+        q = _prepare(X[qs : qs + chunk_size], remove_mean, cos)
+        q_sq = None if cos else (q * q).sum(dim=1, keepdim=True)
+        best_val = best_idx = None
+        for rs in range(0, Y.shape[0], chunk_size):
+            r = _prepare(Y[rs : rs + chunk_size], remove_mean, cos)
+            if cos:
+                score = (q @ r.T).clamp(-1, 1)
+            else:  # rank by -squared distance so that topk(largest) works for both metrics
+                score = -(q_sq - 2 * q @ r.T + (r * r).sum(dim=1)[None, :]).clamp_min(0)
+            score = torch.nan_to_num(score, nan=-torch.inf)
+            idx = torch.arange(rs, rs + r.shape[0]).expand(score.shape[0], -1)
+            if best_val is not None:
+                score = torch.cat([best_val, score], dim=1)
+                idx = torch.cat([best_idx, idx], dim=1)
+            kk = min(k, score.shape[1])
+            best_val, pos = torch.topk(score, kk, dim=1)
+            best_idx = torch.gather(idx, 1, pos)
+        vals = best_val if cos else (-best_val).clamp_min(0).sqrt()
+        nan_rows = torch.isinf(best_val[:, 0])  # a NaN query: no meaningful neighbour
+        vals[nan_rows] = float("nan")
+        out_idx[qs : qs + q.shape[0]] = best_idx.numpy()
+        out_val[qs : qs + q.shape[0]] = vals.numpy()
+    return out_idx, out_val
+
+
+def nearest_similarity(X, Y, *, remove_mean: bool = True, chunk_size: int = _DEFAULT_CHUNK):
+    """Highest cosine similarity of each row of ``X`` to any row of ``Y`` and its index.
+
+    Returns
+    -------
+    similarity : ndarray of shape (n_queries,)
+    index : ndarray of shape (n_queries,)
+    """
+    idx, val = nearest_neighbors(X, Y, 1, metric="cosine", remove_mean=remove_mean, chunk_size=chunk_size)
+    return val[:, 0], idx[:, 0]
+
+
+def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: float | None = None,
+                      remove_mean: bool | None = None, return_flags: bool = False,
+                      chunk_size: int = _DEFAULT_CHUNK):
+    """Fraction of generated samples that copy a training image.
+
+    Parameters
+    ----------
+    samples : array-like of shape (n_samples, n_features)
+    X_train : array-like of shape (n_train, n_features)
+    rule : {"cosine", "ratio"}, default="cosine"
+        ``"cosine"``: the nearest training image has cosine similarity ``>= threshold`` (default 0.95,
+        the paper's de-duplication level). ``"ratio"``: the L2 distance to the nearest training image is
+        below ``threshold`` (default 1/3) times the distance to the second nearest (Yoon et al. 2023,
+        Gu et al. 2023); it needs at least two training images.
+    threshold : float, default=None
+        0.95 for ``"cosine"``, 1/3 for ``"ratio"``.
+    remove_mean : bool, default=None
+        ``None``: True for ``"cosine"`` (mean-removed similarity), False for ``"ratio"`` (raw distances,
+        as in the papers that define it).
+    return_flags : bool, default=False
+        Also return the per-sample boolean flags.
+    chunk_size : int, default=4096
+        See :func:`nearest_neighbors`.
+
+    Returns
+    -------
+    rate : float
+        Fraction of the finite samples flagged (NaN if no sample is finite). NaN samples are never flagged.
+    flags : ndarray of bool, shape (n_samples,)
+        Only if ``return_flags``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((5, 16))
+    >>> memorization_rate(X, X), memorization_rate(X, X, rule="ratio")
+    (1.0, 1.0)
+    """
+    if rule not in ("cosine", "ratio"):
+        raise ValueError(f"rule must be 'cosine' or 'ratio'; got {rule!r}.")
+    if threshold is None:
+        threshold = 0.95 if rule == "cosine" else 1.0 / 3.0
+    if isinstance(threshold, bool) or not isinstance(threshold, (numbers.Real, np.floating)) or not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number; got {threshold!r}.")
+    if rule == "ratio" and not 0 < threshold <= 1:
+        raise ValueError(f"the ratio rule's threshold must lie in (0, 1]; got {threshold}.")
+    if remove_mean is None:
+        remove_mean = rule == "cosine"
+    samples, X_train = _pair(samples, X_train, "samples", "X_train")
+    finite = np.all(np.isfinite(samples), axis=1)
+    if rule == "cosine":
+        idx, val = nearest_neighbors(samples, X_train, 1, metric="cosine", remove_mean=remove_mean,
+                                     chunk_size=chunk_size)
+        flags = finite & (np.nan_to_num(val[:, 0], nan=-np.inf) >= threshold)
+    else:
+        if X_train.shape[0] < 2:
+            raise ValueError("the 'ratio' rule needs at least 2 training images (distance to the 2nd nearest).")
+        idx, dist = nearest_neighbors(samples, X_train, 2, metric="euclidean", remove_mean=remove_mean,
+                                      chunk_size=chunk_size)
+        # recompute the two distances directly: |q|^2 - 2 q.r + |r|^2 cancels badly near 0, and a copy of one of
+        # two identical training images must still count as a copy (d1 = d2 = 0 up to rounding)
+        q = np.asarray(samples, dtype=np.float64)
+        if remove_mean:
+            q = q - q.mean(axis=1, keepdims=True)
+        d1, d2 = (np.linalg.norm(q - _centred(X_train[idx[:, j]], remove_mean), axis=1) for j in (0, 1))
+        scale = np.maximum(np.linalg.norm(q, axis=1), np.finfo(np.float64).tiny)
+        flags = finite & ((d1 < threshold * d2) | (d1 <= 1e-5 * scale))
+    rate = float(flags[finite].mean()) if finite.any() else float("nan")
+    return (rate, flags) if return_flags else rate
+
+
+def _centred(rows, remove_mean: bool) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float64)
+    return rows - rows.mean(axis=1, keepdims=True) if remove_mean else rows
+
+
+def summarize(values) -> dict:
+    """NaN-aware summary of a similarity array: median, quartiles, mean and the NaN count."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    fin = v[np.isfinite(v)]
+    if fin.size == 0:
+        q25 = med = q75 = mean = float("nan")
+    else:
+        q25, med, q75 = (float(x) for x in np.quantile(fin, [0.25, 0.5, 0.75]))
+        mean = float(fin.mean())
+    return {"median": med, "q25": q25, "q75": q75, "mean": mean, "n": int(v.size), "n_nan": int(v.size - fin.size)}
+
+
+def data_baseline(X1, X2, *, remove_mean: bool = True, chunk_size: int = _DEFAULT_CHUNK):
+    """Nearest similarity of each image of ``X1`` to the images of ``X2`` (paper Fig. 6, data-vs-data).
+
+    How close two disjoint training sets already are: a model similarity at this level is no evidence
+    of copying.
+
+    Returns
+    -------
+    result : Bunch
+        ``similarity`` (per image of X1), ``index`` (its nearest in X2) and :func:`summarize` statistics.
+    """
+    sim, idx = nearest_similarity(X1, X2, remove_mean=remove_mean, chunk_size=chunk_size)
+    return Bunch(similarity=sim, index=idx, **summarize(sim))
