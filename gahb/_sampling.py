@@ -60,8 +60,9 @@ def _generators(random_state, n):
     """One CPU generator per sample from a ``random_state`` of ``sample`` -> (generators, seed or None)."""
     if isinstance(random_state, list):
         if len(random_state) != n or not all(isinstance(g, torch.Generator) for g in random_state):
+            kinds = sorted({type(g).__name__ for g in random_state})
             raise ValueError(f"a list random_state must hold one torch.Generator per sample ({n}); got "
-                             f"{len(random_state)} item(s) of type(s) {sorted({type(g).__name__ for g in random_state})}.")
+                             f"{len(random_state)} item(s) of type(s) {kinds}.")
         if any(g.device.type != "cpu" for g in random_state):
             raise ValueError("the torch.Generators of a list random_state must be CPU generators, so that the noise "
                              "is the same on every device.")

@@ -523,6 +523,9 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         --------
         See :meth:`save`.
         """
+        if isinstance(architecture, str):
+            raise TypeError("architecture= of load must be a torch.nn.Module or a torch.nn.Module subclass (a built-in "
+                            "architecture is named in the file itself).")
         if architecture is not None:
             _check_architecture(architecture)
         from safetensors import safe_open
@@ -612,7 +615,8 @@ _HOMOGENEITY_TOL = 1e-4  # a bias-free float32 network reaches ~1e-7
 
 
 def _warn_if_not_bias_free(net: torch.nn.Module, y: torch.Tensor, when: str) -> bool:
-    """Warns (and returns True) unless r(a y) = a r(y) at ``y`` for a few scales a (bias-free, so f(y) = J(y) y: GAHB eq. 6)."""
+    """Warns (and returns True) unless r(a y) = a r(y) at ``y`` for a few scales a: a bias-free network, for which
+    f(y) = J(y) y (GAHB eq. 6)."""
     r = _eval_forward(net, y).double()
     ref = max(float(torch.linalg.vector_norm(r)), 1e-30)
     err = max(float(torch.linalg.vector_norm(_eval_forward(net, a * y).double() - a * r)) / (a * ref)

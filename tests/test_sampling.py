@@ -273,7 +273,7 @@ def test_bad_inputs_raise():
 
 def test_empirical_optimal_denoiser_samples_reproduce_training_images():
     """The exact posterior mean of 3 training images (requires_sigma) makes the sampler memorize."""
-    from gahb.optimal import EmpiricalOptimalDenoiser
+    from gahb.core.optimal import EmpiricalOptimalDenoiser
 
     X = np.random.default_rng(0).random((3, 16))
     den = EmpiricalOptimalDenoiser(X, (4, 4))

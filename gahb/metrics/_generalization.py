@@ -50,6 +50,11 @@ def score_generalization(A, B, *, n_samples: int = 64, random_state=0, remove_me
     >>> float(score_generalization(X, X).median)
     1.0
     """
+    for name, model in (("A", A), ("B", B)):
+        if callable(model) and not hasattr(model, "sample"):  # e.g. a raw torch module
+            raise TypeError(f"{name} is a {type(model).__name__}, which cannot be sampled; pass a fitted estimator "
+                            "with a sample method (e.g. DiffusionDenoiser(architecture=module).fit(X)) or an array "
+                            "of samples.")
     if hasattr(A, "sample") or hasattr(B, "sample"):
         seed = resolve_seed(random_state)
         if not isinstance(n_samples, (numbers.Integral, np.integer)) or n_samples < 1:
