@@ -225,6 +225,14 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
         -------
         self : JacobianEigenbasis
             The fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import JacobianEigenbasis
+        >>> eb = JacobianEigenbasis(lambda y: 0.5 * y, n_components=3).fit(np.zeros((2, 4, 4)))  # shape from X
+        >>> eb.image_shape_, eb.method_, eb.n_components_
+        ((1, 4, 4), 'full', 3)
         """
         X, array_shape = image_rows(X, self.image_shape)
         X = validate_data(self, X, dtype=np.float64)

@@ -15,12 +15,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from gahb._checks import resolve_image_shape, resolve_seed
+from gahb._networks import build_module, check_architecture, check_output_shape, warn_if_not_bias_free
 from gahb._sampling import SAMPLER_PARAMETER_CONSTRAINTS, SamplingMixin
 from gahb._utils import image_rows, psnr, resolve_device, to_images, to_rows
-from gahb.core.nn import Denoiser, build_network, init_weights_
+from gahb.core.nn import Denoiser, init_weights_
 from gahb.core.random import torch_generator
 from gahb.core.training import lr_factor, sample_sigma, train_step
-from gahb.exceptions import NotBiasFreeWarning
 
 __all__ = ["DiffusionDenoiser"]
 
@@ -231,13 +231,27 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         -----
         NotBiasFreeWarning
             When a custom ``architecture`` is not homogeneous of degree 1.
+
+        See Also
+        --------
+        sample : Draw images from the trained prior.
+        save : Write the trained model to a file.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import DiffusionDenoiser
+        >>> X = np.random.default_rng(0).uniform(size=(16, 8, 8))  # 16 images of 8 x 8
+        >>> den = DiffusionDenoiser(width=8, n_blocks=1, max_iter=10, random_state=0).fit(X)
+        >>> den.n_iter_, den.image_shape_, den.n_features_in_
+        (10, (1, 8, 8), 64)
         """
         X, array_shape = image_rows(X, self.image_shape)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         image_shape = array_shape or resolve_image_shape(self.image_shape, X.shape[1])
         device = resolve_device(self.device)
         self._check_sigma_order()
-        _check_architecture(self.architecture)
+        check_architecture(self.architecture)
 
         seed = resolve_seed(self.random_state)
         self.image_shape_, self.device_ = image_shape, device
@@ -247,26 +261,11 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         self.loss_curve_, self.n_iter_ = [], 0
         self._train(data, seed)
         if probe is not None:  # a bias initialised to zero only shows after training
-            _warn_if_not_bias_free(self.network_, probe, "after training")
+            warn_if_not_bias_free(self.network_, probe, "after training")
         return self
 
     def _build_network(self, seed: int | None = None) -> torch.nn.Module:
-        """The untrained residual network: a built-in one, a copy of the user's module, or the user's class built
-        under a torch RNG seeded by ``seed`` (a restored model overwrites the weights, so it needs none)."""
-        arch = self.architecture
-        # module constructors draw from the global torch RNG; fork it so the user's global state is untouched
-        with torch.random.fork_rng(devices=[]):
-            if isinstance(arch, str):
-                return build_network(arch, self.image_shape_[0], self.width, self.n_blocks, self.n_layers)
-            if isinstance(arch, torch.nn.Module):
-                return copy.deepcopy(arch)
-            if seed is not None:
-                torch.manual_seed(seed)
-            try:
-                return arch()
-            except TypeError as exc:
-                raise TypeError(f"architecture class {arch.__name__} could not be built without arguments ({exc}); "
-                                "pass an instance instead.") from exc
+        return build_module(self.architecture, self.image_shape_[0], self.width, self.n_blocks, self.n_layers, seed)
 
     def _init_network(self, seed: int):
         """Builds ``network_``; returns the probe input of a custom module still to check after training, or None."""
@@ -278,8 +277,8 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         else:
             self.network_ = net.to(self.device_)
             probe = torch.rand((2,) + self.image_shape_, generator=torch_generator(seed + 3)).to(self.device_)
-            _check_output_shape(self.network_, probe)
-            if _warn_if_not_bias_free(self.network_, probe, "before training"):
+            check_output_shape(self.network_, probe)
+            if warn_if_not_bias_free(self.network_, probe, "before training"):
                 probe = None  # warned once
         self.denoiser_ = Denoiser(self.network_).eval()
         return probe
@@ -527,7 +526,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
             raise TypeError("architecture= of load must be a torch.nn.Module or a torch.nn.Module subclass (a built-in "
                             "architecture is named in the file itself).")
         if architecture is not None:
-            _check_architecture(architecture)
+            check_architecture(architecture)
         from safetensors import safe_open
 
         path = os.fspath(path)
@@ -575,59 +574,6 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         memo[id(self)] = new
         new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
         return new
-
-
-def _check_architecture(arch) -> None:
-    # the constraints admit any class; only Module subclasses can be built
-    if isinstance(arch, type) and not issubclass(arch, torch.nn.Module):
-        raise TypeError(f"architecture must be 'unet', 'bfcnn', a torch.nn.Module or a torch.nn.Module subclass; "
-                        f"got the class {arch.__name__}.")
-    if not isinstance(arch, (str, type, torch.nn.Module)):
-        raise TypeError(f"architecture must be a torch.nn.Module or a torch.nn.Module subclass; got "
-                        f"{type(arch).__name__}.")
-
-
-@torch.no_grad()
-def _eval_forward(net: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
-    """``net(y)`` in eval mode (batch statistics and dropout off), leaving the module's mode as it was."""
-    training = net.training
-    net.eval()
-    try:
-        return net(y)
-    finally:
-        net.train(training)
-
-
-def _check_output_shape(net: torch.nn.Module, y: torch.Tensor) -> None:
-    try:
-        out = _eval_forward(net, y)
-    except Exception as exc:
-        raise ValueError(f"the architecture module failed on a batch of shape {tuple(y.shape)} (B, C, H, W): "
-                         f"{type(exc).__name__}: {exc}") from exc
-    if not isinstance(out, torch.Tensor) or out.shape != y.shape:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"the architecture module must map (B, C, H, W) to the same shape (it predicts the noise); "
-                         f"it maps {tuple(y.shape)} to {got}.")
-
-
-_HOMOGENEITY_SCALES = (0.25, 2.0, 8.0)
-_HOMOGENEITY_TOL = 1e-4  # a bias-free float32 network reaches ~1e-7
-
-
-def _warn_if_not_bias_free(net: torch.nn.Module, y: torch.Tensor, when: str) -> bool:
-    """Warns (and returns True) unless r(a y) = a r(y) at ``y`` for a few scales a: a bias-free network, for which
-    f(y) = J(y) y (GAHB eq. 6)."""
-    r = _eval_forward(net, y).double()
-    ref = max(float(torch.linalg.vector_norm(r)), 1e-30)
-    err = max(float(torch.linalg.vector_norm(_eval_forward(net, a * y).double() - a * r)) / (a * ref)
-              for a in _HOMOGENEITY_SCALES)
-    if err <= _HOMOGENEITY_TOL:
-        return False
-    warnings.warn(f"the architecture module is not bias-free {when}: r(a y) differs from a r(y) by {err:.1e} "
-                  f"(relative, a in {_HOMOGENEITY_SCALES}). The paper's analysis (f(y) = J(y) y, the adaptive basis) "
-                  "assumes no additive constants: use bias=False in every layer and normalization without mean "
-                  "subtraction.", NotBiasFreeWarning, stacklevel=3)
-    return True
 
 
 def _plain(value):

@@ -108,6 +108,17 @@ class MemorizingDenoiser(SamplingMixin, TransformerMixin, BaseEstimator):
         -------
         self : MemorizingDenoiser
             The fitted estimator.
+
+        See Also
+        --------
+        sample : Draw (training) images with the paper's sampler.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import MemorizingDenoiser
+        >>> MemorizingDenoiser().fit(np.zeros((3, 4, 4))).image_shape_
+        (1, 4, 4)
         """
         X, array_shape = image_rows(X, self.image_shape)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
