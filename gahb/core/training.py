@@ -11,7 +11,7 @@ __all__ = ["sample_sigma", "lr_factor", "train_step"]
 
 
 def sample_sigma(n: int, sigma_max: float, distribution: str, generator: torch.Generator, device) -> torch.Tensor:
-    """Per-image noise levels: ``quadratic`` σ = σ_max·u² (paper code, SPEC §4) or ``uniform`` σ = σ_max·u."""
+    """Per-image noise levels: ``quadratic`` σ = σ_max·u² (the authors' code; the paper says only "σ in [0, 1]") or ``uniform`` σ = σ_max·u."""
     u = torch.rand(n, generator=generator, device=device)
     return sigma_max * (u * u if distribution == "quadratic" else u)
 
@@ -37,7 +37,7 @@ def train_step(
     generator: torch.Generator,
 ) -> float:
     """One Adam step on the residual loss ‖net(x + σz) − σz‖² summed over pixels, averaged over the batch
-    (SPEC §4, eq. 4 in residual form)."""
+    (paper eq. 4 in residual form)."""
     noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * sigma.view(-1, 1, 1, 1)
     loss = ((net(x + noise) - noise) ** 2).sum() / x.shape[0]
     optimizer.zero_grad(set_to_none=True)

@@ -102,8 +102,9 @@ def make_dead_leaves(
     grey level ``U(0, 1)``. Drawn at ``oversample`` times the size, box-averaged down (anti-aliasing),
     then blurred by a Gaussian of standard deviation ``blur`` output pixels. This is the embedded
     default data of the ``gahb transition`` command: at 12 x 12 it gave the clearest memorization ->
-    generalization contrast of the data sets measured at CPU scale (see the "Measured at CPU scale"
-    section of the transition guide in the documentation). Not in the paper.
+    generalization contrast of the data sets measured at CPU scale (cross-model similarity 0.976
+    against a chance level of 0.04 at N = 10^4; the "Prototype measurements" section of the transition
+    guide in the documentation). Not in the paper.
 
     Parameters
     ----------

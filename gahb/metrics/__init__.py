@@ -1,4 +1,4 @@
-"""Memorization and generalization metrics (Kadkhodaie et al. 2024, §2 and App. B; SPEC §7).
+"""Memorization and generalization metrics (Kadkhodaie et al. 2024, §2 and App. B).
 
 Free functions on arrays in the ``sklearn.metrics`` style. Everything that compares sets of images
 is chunked over both sets with a running top-k, so 10^5 training images never need an N x M matrix.

@@ -1,4 +1,4 @@
-"""BF-CNN (Mohan et al. 2020, SPEC §3.2): a bias-free DnCNN that predicts the noise."""
+"""BF-CNN (Mohan et al. 2020), the paper's second architecture: a bias-free DnCNN that predicts the noise."""
 
 from __future__ import annotations
 

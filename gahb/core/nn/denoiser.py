@@ -15,7 +15,7 @@ __all__ = ["Denoiser", "build_network", "count_parameters", "init_weights_"]
 
 
 class Denoiser(nn.Module):
-    """Residual denoiser f(y) = y − r(y), where ``net`` predicts the noise r(y) (SPEC §3.1)."""
+    """Residual denoiser f(y) = y − r(y), where ``net`` predicts the noise r(y) (paper §2.1, residual form)."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
@@ -33,7 +33,7 @@ def count_parameters(module: nn.Module) -> int:
 @torch.no_grad()
 def init_weights_(module: nn.Module, generator: torch.Generator) -> nn.Module:
     """Paper code's initialisation from ``generator`` only: Kaiming-normal (fan_in, ReLU gain) on every conv
-    and transposed conv; bias-free BN gains ~ randn·(2/9/64) clamped to ±0.025 (SPEC §3.1)."""
+    and transposed conv; bias-free BN gains ~ randn·(2/9/64) clamped to ±0.025 (the authors' code)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
@@ -47,7 +47,7 @@ def init_weights_(module: nn.Module, generator: torch.Generator) -> nn.Module:
 
 
 def build_network(architecture: str, in_channels: int, width: int, n_blocks: int, n_layers: int) -> nn.Module:
-    """The residual network named by ``architecture``: ``"unet"`` (SPEC §3.1) or ``"bfcnn"`` (SPEC §3.2)."""
+    """The residual network named by ``architecture``: ``"unet"`` (the paper's UNet, Table 1) or ``"bfcnn"`` (BF-CNN)."""
     if architecture == "unet":
         return UNet(in_channels=in_channels, width=width, n_blocks=n_blocks)
     return BFCNN(in_channels=in_channels, width=width, n_layers=n_layers)

@@ -9,7 +9,7 @@ __all__ = ["BiasFreeBatchNorm2d", "conv3x3"]
 
 
 class BiasFreeBatchNorm2d(nn.Module):
-    """Batch norm without mean subtraction or shift: ``x / std * gamma`` (paper code, SPEC §3.1).
+    """Batch norm without mean subtraction or shift: ``x / std * gamma`` (the authors' code).
 
     Training divides each channel by its batch standard deviation over (N, H, W); evaluation divides by the
     running standard deviation, which makes the layer linear, hence f(a·y) = a·f(y) in eval mode.

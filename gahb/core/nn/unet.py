@@ -1,4 +1,4 @@
-"""The paper's bias-free UNet (SPEC §3.1): predicts the noise; the denoiser is y − net(y)."""
+"""The paper's bias-free UNet (§2.2, Table 1): predicts the noise; the denoiser is y − net(y)."""
 
 from __future__ import annotations
 
