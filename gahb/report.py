@@ -114,6 +114,18 @@ def markdown_table(rows, columns=None, precision: int = 3) -> str:
     Returns
     -------
     table : str
+
+    See Also
+    --------
+    Report.add_table : Adds such a table to a report.
+
+    Examples
+    --------
+    >>> print(markdown_table([{"N": 1, "mem": 1.0}, {"N": 10, "mem": 0.25}]))
+    | N | mem |
+    |---|---|
+    | 1 | 1.000 |
+    | 10 | 0.250 |
     """
     if isinstance(rows, dict):
         keys = list(rows) if columns is None else list(columns)
@@ -129,7 +141,18 @@ def markdown_table(rows, columns=None, precision: int = 3) -> str:
 
 
 def to_jsonable(obj):
-    """Convert numpy scalars/arrays, paths and tuples to plain JSON types; non-finite floats -> None."""
+    """Convert numpy scalars/arrays, paths and tuples to plain JSON types; non-finite floats -> None.
+
+    See Also
+    --------
+    Report.write : Writes ``report.json`` through it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_jsonable({"a": np.arange(3), "b": np.float32(0.5), "c": float("nan"), "d": (1, 2)})
+    {'a': [0, 1, 2], 'b': 0.5, 'c': None, 'd': [1, 2]}
+    """
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -204,6 +227,18 @@ def plot_image_grid(images, image_shape=None, *, row_labels=None, col_labels=Non
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    See Also
+    --------
+    save_figure : Writes the figure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows = np.random.default_rng(0).random((2, 3, 16))  # two rows of three 4 x 4 images
+    >>> fig = plot_image_grid(rows, (4, 4), row_labels=["a", "b"])
+    >>> len(fig.axes)
+    6
     """
     rows = [np.asarray(r, dtype=np.float64) for r in images]
     if len(rows) and rows[0].ndim == 1:  # a single row of flat images
@@ -266,6 +301,10 @@ class Report:
     title : str
         First heading of ``report.md``.
 
+    See Also
+    --------
+    gahb.experiments.GeneralizationCurve.to_report : Writes a study into a report.
+
     Examples
     --------
     >>> import tempfile
@@ -286,12 +325,15 @@ class Report:
         self.output_dir.mkdir(parents=True, exist_ok=True)
 
     def add_heading(self, text: str, level: int = 2) -> None:
+        """Append a markdown heading (``level`` 2 by default: the title is the only level 1)."""
         self.parts.append("#" * level + " " + text)
 
     def add_text(self, text: str) -> None:
+        """Append a paragraph of markdown."""
         self.parts.append(text.strip())
 
     def add_table(self, rows, columns=None, precision: int = 3, caption: str | None = None) -> None:
+        """Append a table (see :func:`markdown_table`), after an optional caption line."""
         if caption:
             self.parts.append(caption)
         self.parts.append(markdown_table(rows, columns, precision))

@@ -48,7 +48,22 @@ DEFAULT_MAX_MEMORY = 2 * 2**30  # bytes of autograd buffers one chunk of the den
 
 @contextlib.contextmanager
 def eval_mode(f):
-    """Evaluate ``f`` in eval mode with frozen parameters; restore both flags on exit."""
+    """Evaluate ``f`` in eval mode with frozen parameters; restore both flags on exit.
+
+    See Also
+    --------
+    full_jacobian : Runs the network inside this context.
+
+    Examples
+    --------
+    >>> from gahb.core.nn import Denoiser, UNet
+    >>> f = Denoiser(UNet(width=4, n_blocks=1))
+    >>> with eval_mode(f):
+    ...     f.training, next(f.parameters()).requires_grad
+    (False, False)
+    >>> f.training, next(f.parameters()).requires_grad
+    (True, True)
+    """
     if not isinstance(f, nn.Module):
         yield f
         return
@@ -124,6 +139,20 @@ def vjp(f, y, U, *, chunk_size=None, max_memory=DEFAULT_MAX_MEMORY) -> torch.Ten
     """Rows ``J(y)^T u`` for a batch of cotangents ``U`` (m, C, H, W) -> (m, C, H, W).
 
     One forward pass at y, then the backward pass vectorised (``torch.func.vmap``) over chunks of U.
+
+    See Also
+    --------
+    jvp : Columns ``J v``.
+    full_jacobian : All rows.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import Denoiser, UNet, init_weights_
+    >>> f = init_weights_(Denoiser(UNet(width=4, n_blocks=1)), torch.Generator().manual_seed(0)).eval()
+    >>> y = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> vjp(f, y, torch.ones(3, 1, 8, 8)).shape
+    torch.Size([3, 1, 8, 8])
     """
     y = _check_image(y)
     U = U.to(device=y.device, dtype=y.dtype).reshape((-1,) + tuple(y.shape))
@@ -141,6 +170,21 @@ def jvp(f, y, V, *, chunk_size=None, max_memory=DEFAULT_MAX_MEMORY) -> torch.Ten
     """Columns ``J(y) v`` for a batch of tangents ``V`` (m, C, H, W) -> (m, C, H, W), forward mode.
 
     The primal y is shared; the tangents are vectorised (``torch.func.vmap``) over chunks of V.
+
+    See Also
+    --------
+    vjp : Rows ``J^T u``.
+    JacobianOperator : Products as a scipy ``LinearOperator``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import Denoiser, UNet, init_weights_
+    >>> f = init_weights_(Denoiser(UNet(width=4, n_blocks=1)), torch.Generator().manual_seed(0)).eval()
+    >>> y = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> Jy = jvp(f, y, y.unsqueeze(0))[0]  # J(y) y = f(y): the network is positively homogeneous (eq. 6)
+    >>> bool(torch.allclose(Jy, f(y.unsqueeze(0))[0], atol=1e-5))
+    True
     """
     y = _check_image(y)
     V = V.to(device=y.device, dtype=y.dtype).reshape((-1,) + tuple(y.shape))
@@ -166,6 +210,22 @@ def full_jacobian(f, y, *, receptive_field="auto", chunk_size=None, max_memory=D
     networks (``gahb.core.nn.receptive_radius``), none for other callables; ``None``: one VJP per row.
     A compressed J is checked against one direct VJP of a random probe; a radius that is too small
     raises ``ValueError``.
+
+    See Also
+    --------
+    symmetric_eigh : The adaptive basis and shrinkage factors of J.
+    top_eigenpairs : The top of the spectrum without forming J.
+    gahb.JacobianEigenbasis : The same analysis as a scikit-learn estimator.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import Denoiser, UNet, init_weights_
+    >>> f = init_weights_(Denoiser(UNet(width=4, n_blocks=1)), torch.Generator().manual_seed(0)).eval()
+    >>> y = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> J = full_jacobian(f, y)
+    >>> J.shape, bool(torch.allclose(J, jacobian_by_loop(f, y), atol=1e-5))
+    (torch.Size([64, 64]), True)
     """
     y = _check_image(y)
     r = _radius(f, receptive_field)
@@ -216,7 +276,20 @@ def _check_compressed(f, y, J, r, rtol=1e-4):
 
 
 def jacobian_by_loop(f, y) -> torch.Tensor:
-    """Reference dense Jacobian, one backward pass per output pixel (the official code's method)."""
+    """Reference dense Jacobian, one backward pass per output pixel (the official code's method).
+
+    See Also
+    --------
+    full_jacobian : The same matrix from batched, compressed products.
+
+    Examples
+    --------
+    >>> import torch
+    >>> lin = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
+    >>> J = jacobian_by_loop(lin, torch.zeros(1, 4, 4))  # a linear map: J is its matrix, 16 x 16
+    >>> J.shape
+    torch.Size([16, 16])
+    """
     y = _check_image(y)
     d = y.numel()
     rows = []
@@ -235,6 +308,20 @@ def symmetric_eigh(J):
 
     Returns ``(eigenvalues (d,), eigenvectors (d, d))`` with eigenvectors as columns; each column's sign
     is fixed so that its largest-magnitude entry is positive (the sign is otherwise arbitrary).
+
+    See Also
+    --------
+    full_jacobian : The matrix J.
+    asymmetry : How far J is from its symmetric part.
+
+    Examples
+    --------
+    >>> import torch
+    >>> lam, E = symmetric_eigh(torch.tensor([[2.0, 1.0], [1.0, 2.0]]))
+    >>> lam
+    tensor([3., 1.], dtype=torch.float64)
+    >>> E[:, 0]
+    tensor([0.7071, 0.7071], dtype=torch.float64)
     """
     J = torch.as_tensor(J).to(torch.float64)
     if J.ndim != 2 or J.shape[0] != J.shape[1]:
@@ -253,13 +340,38 @@ def _fix_signs(E: torch.Tensor) -> torch.Tensor:
 
 
 def asymmetry(J) -> float:
-    """Relative asymmetry ``||J - J^T||_F / ||J||_F`` (0 for an exactly symmetric Jacobian)."""
+    """Relative asymmetry ``||J - J^T||_F / ||J||_F`` (0 for an exactly symmetric Jacobian).
+
+    See Also
+    --------
+    probe_asymmetry : The same without forming J.
+
+    Examples
+    --------
+    >>> import torch
+    >>> asymmetry(torch.eye(3)), round(asymmetry(torch.tensor([[1.0, 1.0], [0.0, 1.0]])), 3)
+    (0.0, 0.816)
+    """
     J = torch.as_tensor(J).to(torch.float64)
     return float(torch.linalg.norm(J - J.T) / torch.linalg.norm(J).clamp_min(1e-300))
 
 
 def homogeneity_error(f, y, J=None) -> float:
-    """Relative Euler-identity error ``||J(y) y - f(y)|| / ||f(y)||`` (0 for a bias-free net, eq. 6)."""
+    """Relative Euler-identity error ``||J(y) y - f(y)|| / ||f(y)||`` (0 for a bias-free net, eq. 6).
+
+    See Also
+    --------
+    jvp : Computes ``J(y) y`` when ``J`` is not given.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import Denoiser, UNet, init_weights_
+    >>> f = init_weights_(Denoiser(UNet(width=4, n_blocks=1)), torch.Generator().manual_seed(0)).eval()
+    >>> y = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> homogeneity_error(f, y) < 1e-5
+    True
+    """
     y = _check_image(y)
     with eval_mode(f), torch.no_grad():
         fy = f(y.unsqueeze(0))[0].reshape(-1).to(torch.float64)
@@ -329,6 +441,22 @@ class JacobianOperator:
     pass; J v is the VJP of that VJP, or, for gahb's own networks, one forward pass with every ReLU
     frozen to its 0/1 gate at y (exact for a piecewise-linear network; checked against the VJP's VJP on
     a random vector before use). ``forward_method`` says which ("vjp-of-vjp" or "gated").
+
+    See Also
+    --------
+    top_eigenpairs : Lanczos on this operator.
+    full_jacobian : The dense matrix.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import Denoiser, UNet, init_weights_
+    >>> f = init_weights_(Denoiser(UNet(width=4, n_blocks=1)), torch.Generator().manual_seed(0)).eval()
+    >>> y = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> op = JacobianOperator(f, y, part="forward")
+    >>> A = op.as_linear_operator()
+    >>> (A @ y.reshape(-1).double().numpy()).shape, op.n_products
+    ((64,), 1)
     """
 
     def __init__(self, f, y, *, part="symmetric", chunk_size=None, max_memory=DEFAULT_MAX_MEMORY):
@@ -416,6 +544,21 @@ def top_eigenpairs(f, y, k, *, method="lanczos", tol=1e-6, maxiter=None, ncv=Non
     ``method="lanczos"``: implicitly restarted Lanczos (scipy ``eigsh``, ``which="LA"``), one symmetric
     product per iteration. ``method="lobpcg"``: scipy ``lobpcg`` on blocks of ``k`` vectors (batched
     products; needs ``3k < d``). Returns ``(eigenvalues (k,), eigenvectors (d, k), n_products)``.
+
+    See Also
+    --------
+    symmetric_eigh : All eigenpairs of a dense J.
+    hutchinson_trace : The sum of all eigenvalues.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import Denoiser, UNet, init_weights_
+    >>> f = init_weights_(Denoiser(UNet(width=4, n_blocks=1)), torch.Generator().manual_seed(0)).eval()
+    >>> y = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> lam, E, n_products = top_eigenpairs(f, y, 3)
+    >>> bool(torch.allclose(lam, symmetric_eigh(full_jacobian(f, y))[0][:3], atol=1e-4)), E.shape
+    (True, torch.Size([64, 3]))
     """
     y = _check_image(y)
     d = y.numel()
@@ -447,7 +590,17 @@ def top_eigenpairs(f, y, k, *, method="lanczos", tol=1e-6, maxiter=None, ncv=Non
 
 @dataclass(frozen=True)
 class TraceEstimate:
-    """A Monte-Carlo estimate with its standard error (std of the probe values / sqrt(n_probes))."""
+    """A Monte-Carlo estimate with its standard error (std of the probe values / sqrt(n_probes)).
+
+    See Also
+    --------
+    hutchinson_trace : Returns one.
+
+    Examples
+    --------
+    >>> TraceEstimate(estimate=12.5, std_error=0.3, n_probes=32).estimate
+    12.5
+    """
 
     estimate: float
     std_error: float
@@ -468,6 +621,21 @@ def hutchinson_trace(f, y, n_probes=32, *, random_state=0, chunk_size=None,
 
     Uses ``n_probes`` vector-Jacobian products; ``std_error`` is the sample standard deviation of the
     probe values over sqrt(n_probes), so the exact trace lies within ~3 std errors in 99.7 % of runs.
+
+    See Also
+    --------
+    TraceEstimate : The result.
+    full_jacobian : The exact trace, at the cost of d products.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import Denoiser, UNet, init_weights_
+    >>> f = init_weights_(Denoiser(UNet(width=4, n_blocks=1)), torch.Generator().manual_seed(0)).eval()
+    >>> y = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> t = hutchinson_trace(f, y, 16)
+    >>> abs(t.estimate - float(torch.trace(full_jacobian(f, y)))) < 3 * t.std_error + 1e-3
+    True
     """
     y = _check_image(y)
     if not isinstance(n_probes, (int, np.integer)) or n_probes < 2:
@@ -481,7 +649,21 @@ def hutchinson_trace(f, y, n_probes=32, *, random_state=0, chunk_size=None,
 
 def probe_asymmetry(f, y, n_probes=32, *, random_state=0, chunk_size=None,
                     max_memory=DEFAULT_MAX_MEMORY) -> float:
-    """``||J - J^T||_F / ||J||_F`` from Gaussian probes: E||(J - J^T) z||^2 / E||J z||^2, one JVP + one VJP each."""
+    """``||J - J^T||_F / ||J||_F`` from Gaussian probes: E||(J - J^T) z||^2 / E||J z||^2, one JVP + one VJP each.
+
+    See Also
+    --------
+    asymmetry : The exact value from a dense J.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import Denoiser, UNet, init_weights_
+    >>> f = init_weights_(Denoiser(UNet(width=4, n_blocks=1)), torch.Generator().manual_seed(0)).eval()
+    >>> y = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> probe_asymmetry(f, y, 16) < 1e-3  # the initial network is nearly the identity, a symmetric map
+    True
+    """
     y = _check_image(y)
     if not isinstance(n_probes, (int, np.integer)) or n_probes < 1:
         raise ValueError(f"n_probes must be a positive integer; got {n_probes!r}.")

@@ -16,7 +16,15 @@ import warnings
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from gahb.datasets._common import PATH, POSITIVE_INT, area_resize, bunch_or_X_y, check_size, image_bunch, size_constraint
+from gahb.datasets._common import (
+    PATH,
+    POSITIVE_INT,
+    area_resize,
+    bunch_or_X_y,
+    check_size,
+    image_bunch,
+    size_constraint,
+)
 
 __all__ = ["load_image_folder", "load_photo_tiles", "load_idx", "load_fashion_mnist"]
 

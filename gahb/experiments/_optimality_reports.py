@@ -56,6 +56,17 @@ def write_c_alpha_report(res, output_dir):
     See Also
     --------
     gahb.report.Report : The report builder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from gahb import DiffusionDenoiser
+    >>> from gahb.experiments.optimality import c_alpha_optimality, write_c_alpha_report
+    >>> res = c_alpha_optimality([2], image_size=8, n_train=32, n_test=4, n_psnr_images=4, n_compare=2,
+    ...                          estimator=DiffusionDenoiser(width=4, n_blocks=1, max_iter=5))
+    >>> md, js = write_c_alpha_report(res, tempfile.mkdtemp())
+    >>> md.name, js.name
+    ('report.md', 'report.json')
     """
     from gahb.report import Report, subplots
 
@@ -130,6 +141,17 @@ def write_disk_report(res, output_dir):
     See Also
     --------
     write_c_alpha_report, write_shuffled_report
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from gahb import DiffusionDenoiser
+    >>> from gahb.experiments.optimality import disk_optimality, write_disk_report
+    >>> res = disk_optimality(image_size=8, n_train=32, n_test=4, n_psnr_images=4, n_eigen_images=1,
+    ...                       spectrum_sigmas=(0.04,), estimator=DiffusionDenoiser(width=4, n_blocks=1, max_iter=5))
+    >>> md, js = write_disk_report(res, tempfile.mkdtemp())
+    >>> (md.parent / "disks_eigenvectors.png").exists()
+    True
     """
     from gahb.report import Report, subplots
 
@@ -188,6 +210,19 @@ def write_shuffled_report(res, output_dir):
     See Also
     --------
     write_c_alpha_report, write_disk_report
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from gahb import DiffusionDenoiser
+    >>> from gahb.datasets import make_disks
+    >>> from gahb.experiments.optimality import shuffled_control, write_shuffled_report
+    >>> X = make_disks(36, image_size=8, random_state=0).data
+    >>> res = shuffled_control(X[:32], X[32:], (8, 8), n_psnr_images=4,
+    ...                        estimator=DiffusionDenoiser(width=4, n_blocks=1, max_iter=5))
+    >>> md, js = write_shuffled_report(res, tempfile.mkdtemp())
+    >>> "Shuffled" in md.read_text()
+    True
     """
     from gahb.report import Report, subplots
 

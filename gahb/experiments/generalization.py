@@ -175,12 +175,24 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
 
     Examples
     --------
-    >>> from gahb import DiffusionDenoiser  # doctest: +SKIP
-    >>> from gahb.datasets import make_dead_leaves  # doctest: +SKIP
-    >>> X = make_dead_leaves(2000, image_size=12, random_state=0).data  # doctest: +SKIP
-    >>> est = DiffusionDenoiser(width=16, max_iter=2000, beta=1.0, image_shape=(12, 12), random_state=0)  # doctest: +SKIP
-    >>> res = generalization_curve(est, X, [1, 10, 100, 1000], n_jobs=2)  # doctest: +SKIP
-    >>> res.table()  # doctest: +SKIP
+    The perfect memorizer (the known answer: its samples are training images at every N), in a second:
+
+    >>> import numpy as np
+    >>> from gahb import MemorizingDenoiser
+    >>> from gahb.experiments import generalization_curve
+    >>> X = np.random.default_rng(0).random((40, 16))
+    >>> res = generalization_curve(MemorizingDenoiser(image_shape=(4, 4), beta=1.0), X, [1, 10], n_samples=8,
+    ...                            sigmas=[], verbose=0)
+    >>> [row["mem_cosine_A"] for row in res.table()], res.effective_memorization()
+    ([1.0, 1.0], 10)
+
+    A network sweep takes minutes (``gahb transition`` runs this one in about 8 on two cores):
+
+    >>> from gahb import DiffusionDenoiser
+    >>> from gahb.datasets import make_dead_leaves
+    >>> X = make_dead_leaves(20300, image_size=12, random_state=0).data  # doctest: +SKIP
+    >>> est = DiffusionDenoiser(width=16, n_blocks=2, max_iter=3000, beta=1.0, image_shape=(12, 12), random_state=0)
+    >>> res = generalization_curve(est, X, [1, 10, 100, 1000, 10000], n_jobs=2)  # doctest: +SKIP
     """
     from joblib import Parallel, delayed
 
@@ -300,6 +312,20 @@ class GeneralizationCurve:
         similarities, memorization flags, PSNR curves, timings.
     wall_seconds : float
         Wall time of the fits (training, sampling and PSNR curves).
+
+    See Also
+    --------
+    generalization_curve : Computes it.
+    gahb.report.Report : ``to_report`` writes the study into one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gahb import MemorizingDenoiser
+    >>> X = np.random.default_rng(0).random((8, 16))
+    >>> res = generalization_curve(MemorizingDenoiser(beta=1.0), X, [1, 4], n_samples=4, sigmas=[], verbose=0)
+    >>> res.sizes, res[4]["samples_A"].shape, res.summary()["effective_memorization_cosine"]
+    ([1, 4], (4, 16), 4)
     """
 
     def __init__(self, sizes, per_size, image_shape, sigmas, epsilon, threshold, remove_mean, wall_seconds,
