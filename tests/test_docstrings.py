@@ -3,28 +3,17 @@
 The Examples run as doctests in the default test run (``--doctest-modules`` over ``gahb/``, see pyproject.toml).
 """
 
-import importlib
 import inspect
 
 import pytest
+from _api import public
 
 MODULES = ["gahb.metrics", "gahb.datasets", "gahb.experiments", "gahb.experiments.optimality", "gahb.report",
            "gahb.core.nn", "gahb.core.training", "gahb.core.sampling", "gahb.core.jacobian", "gahb.core.operators",
            "gahb.core.optimal", "gahb.core.random", "gahb.core.cost"]
 
 
-def public_objects():
-    found = {}
-    for name in MODULES:
-        module = importlib.import_module(name)
-        for attr in module.__all__:
-            obj = getattr(module, attr)
-            if inspect.isfunction(obj) or inspect.isclass(obj):
-                found.setdefault(f"{obj.__module__}.{obj.__qualname__}", obj)
-    return sorted(found.items())
-
-
-OBJECTS = public_objects()
+OBJECTS = public(MODULES, lambda obj: inspect.isfunction(obj) or inspect.isclass(obj))
 
 
 def test_objects_found():

@@ -5,10 +5,10 @@ The same mistake (a wrong type, a value out of range, an unknown option) raises 
 before any work.
 """
 
-import importlib
 import inspect
 
 import pytest
+from _api import public
 from sklearn.utils._param_validation import (
     InvalidParameterError,
     generate_invalid_param_val,
@@ -19,18 +19,8 @@ from sklearn.utils._param_validation import (
 MODULES = ["gahb.metrics", "gahb.datasets", "gahb.experiments", "gahb.experiments.optimality"]
 
 
-def public_functions():
-    seen = {}
-    for name in MODULES:
-        module = importlib.import_module(name)
-        for attr in module.__all__:
-            obj = getattr(module, attr)
-            if inspect.isfunction(obj) and inspect.signature(obj).parameters:
-                seen.setdefault(obj.__qualname__, obj)
-    return sorted(seen.items())
-
-
-FUNCTIONS = public_functions()
+FUNCTIONS = [(obj.__qualname__, obj) for _, obj in
+             public(MODULES, lambda obj: inspect.isfunction(obj) and inspect.signature(obj).parameters)]
 
 
 def test_the_functions_are_found():

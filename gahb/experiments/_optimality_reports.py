@@ -127,16 +127,7 @@ def write_c_alpha_report(res, output_dir):
 def write_disk_report(res, output_dir):
     """Report of :func:`disk_optimality`: eigenvalues vs the paper, tangent-space angles, PSNR slope.
 
-    Parameters
-    ----------
-    res : Bunch
-        A result of :func:`disk_optimality`.
-    output_dir : str or path-like
-        Folder written (created).
-
-    Returns
-    -------
-    md_path, json_path : Path
+    Parameters and returned paths as in :func:`write_c_alpha_report`, with ``res`` from :func:`disk_optimality`.
 
     See Also
     --------
@@ -196,16 +187,7 @@ def write_disk_report(res, output_dir):
 def write_shuffled_report(res, output_dir):
     """Report of :func:`shuffled_control`: PSNR curves, spectra and un-permuted eigenvectors.
 
-    Parameters
-    ----------
-    res : Bunch
-        A result of :func:`shuffled_control`.
-    output_dir : str or path-like
-        Folder written (created).
-
-    Returns
-    -------
-    md_path, json_path : Path
+    Parameters and returned paths as in :func:`write_c_alpha_report`, with ``res`` from :func:`shuffled_control`.
 
     See Also
     --------
@@ -218,10 +200,9 @@ def write_shuffled_report(res, output_dir):
     >>> from gahb.datasets import make_disks
     >>> from gahb.experiments.optimality import shuffled_control, write_shuffled_report
     >>> X = make_disks(36, image_size=8, random_state=0).data
-    >>> res = shuffled_control(X[:32], X[32:], (8, 8), n_psnr_images=4,
-    ...                        estimator=DiffusionDenoiser(width=4, n_blocks=1, max_iter=5))
-    >>> md, js = write_shuffled_report(res, tempfile.mkdtemp())
-    >>> "Shuffled" in md.read_text()
+    >>> est = DiffusionDenoiser(width=4, n_blocks=1, max_iter=5)
+    >>> "Shuffled" in write_shuffled_report(shuffled_control(X[:32], X[32:], (8, 8), n_psnr_images=4, estimator=est),
+    ...                                     tempfile.mkdtemp())[0].read_text()
     True
     """
     from gahb.report import Report, subplots

@@ -87,13 +87,12 @@ def adaptive_spectrum(denoiser, x, sigma, *, n_components=None, random_state=0, 
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from gahb import DiffusionDenoiser
+    >>> from gahb import DiffusionDenoiser, datasets
     >>> from gahb.experiments.optimality import adaptive_spectrum
-    >>> X = np.random.default_rng(0).random((32, 64))
-    >>> den = DiffusionDenoiser(width=4, n_blocks=1, max_iter=2, image_shape=(8, 8), random_state=0).fit(X)
-    >>> adaptive_spectrum(den, X[0], 0.1).eigenvalues.shape
-    (64,)
+    >>> X = datasets.make_disks(32, image_size=8, random_state=0).data
+    >>> spec = adaptive_spectrum(DiffusionDenoiser(width=4, n_blocks=1, max_iter=2, random_state=0).fit(X), X[0], 0.1)
+    >>> spec.eigenvalues.shape, spec.components.shape
+    ((64,), (64, 64))
     """
     x = np.asarray(x, np.float64).reshape(1, -1)
     y = _noisy(x, sigma, resolve_seed(random_state), index)
@@ -340,12 +339,11 @@ def shuffled_control(X_train, X_test, image_shape, *, estimator=None, sigma=0.04
 
     Examples
     --------
-    >>> from gahb import DiffusionDenoiser
-    >>> from gahb.datasets import make_disks
-    >>> from gahb.experiments.optimality import shuffled_control
-    >>> X = make_disks(72, image_size=8, random_state=0).data
-    >>> est = DiffusionDenoiser(width=4, n_blocks=1, max_iter=5)
-    >>> res = shuffled_control(X[:64], X[64:], (8, 8), estimator=est, n_psnr_images=8)
+    >>> from gahb import DiffusionDenoiser, datasets
+    >>> from gahb.experiments import optimality
+    >>> X = datasets.make_disks(72, image_size=8, random_state=0).data
+    >>> res = optimality.shuffled_control(X[:64], X[64:], (8, 8), n_psnr_images=8,
+    ...                                   estimator=DiffusionDenoiser(width=4, n_blocks=1, max_iter=5))
     >>> res.permutation.shape, res.shuffled.spectrum.eigenvalues.shape
     ((64,), (64,))
     """
