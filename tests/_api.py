@@ -1,7 +1,6 @@
 """The public API as the tests see it: the functions and classes named by the ``__all__`` of given modules."""
 
 import importlib
-import inspect
 
 
 def public(modules, keep):
