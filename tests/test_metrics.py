@@ -191,6 +191,11 @@ def test_bad_inputs_raise(rng):
         psnr_gap([1.0, 2.0], [1.0])
     with pytest.raises(TypeError):
         memorization_rate(np.array([["a", "b"]]), X)
+    import torch
+
+    # two raw networks are neither fitted samplers nor sample arrays: say so, not "dtype object"
+    with pytest.raises(TypeError, match="implementing 'sample' or an array-like"):
+        score_generalization(torch.nn.Conv2d(1, 1, 3), torch.nn.Conv2d(1, 1, 3))
 
 
 def test_inputs_not_modified(rng):
