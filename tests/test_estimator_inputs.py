@@ -1,4 +1,4 @@
-"""Image-shaped inputs, MemorizingDenoiser's shared sampler, TrainingSubset delegation, clear errors."""
+"""Image-shaped inputs, MemorizingDenoiser's shared sampler, TrainingSubset delegation, the exceptions module."""
 
 import subprocess
 import sys
@@ -10,7 +10,6 @@ import torch
 from gahb import DiffusionDenoiser, JacobianEigenbasis, MemorizingDenoiser, TrainingSubset
 from gahb.core.operators import BlockAverage
 from gahb.exceptions import SampleDivergenceWarning
-from gahb.metrics import score_generalization
 
 TINY = dict(width=4, n_blocks=2, max_iter=10, batch_size=8, random_state=0, device="cpu")
 
@@ -87,14 +86,6 @@ def test_training_subset_delegates(X):
     with pytest.raises(ValueError, match="'estimator' parameter"):
         TrainingSubset("memorizer").fit(X)
     assert not hasattr(TrainingSubset(MemorizingDenoiser()), "n_features_in_")  # unfitted
-
-
-def test_score_generalization_names_raw_modules(X):
-    net = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
-    with pytest.raises(TypeError, match="A is a Conv2d, which cannot be sampled"):
-        score_generalization(net, net)
-    with pytest.raises(TypeError, match="B is a Conv2d"):
-        score_generalization(X, net)
 
 
 def test_measure_rows_takes_images(X):
