@@ -6,7 +6,7 @@ before torch is loaded.
 
 from __future__ import annotations
 
-__all__ = ["NotBiasFreeWarning", "SampleDivergenceWarning"]
+__all__ = ["NotBiasFreeWarning", "SampleDivergenceWarning", "SkippedImageWarning"]
 
 
 class SampleDivergenceWarning(UserWarning):
@@ -51,5 +51,28 @@ class NotBiasFreeWarning(UserWarning):
     --------
     >>> from gahb.exceptions import NotBiasFreeWarning
     >>> issubclass(NotBiasFreeWarning, UserWarning)
+    True
+    """
+
+
+class SkippedImageWarning(UserWarning):
+    """A folder loader skipped image files it could not read; the warning names each file and why.
+
+    Raised by :func:`gahb.datasets.load_image_folder` and :func:`gahb.datasets.load_photo_tiles` when a file
+    cannot be decoded, is truncated, is larger than PIL's decompression-bomb limit, or is a floating-point
+    image outside [0, 1]. The rest of the folder is loaded and the skipped names are in the result's
+    ``skipped``; pass ``strict=True`` to get a ``ValueError`` naming the first bad file instead.
+
+    See Also
+    --------
+    gahb.datasets.load_image_folder : A folder of images.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from gahb.exceptions import SkippedImageWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", SkippedImageWarning)  # make a skipped file fatal
+    ...     issubclass(SkippedImageWarning, UserWarning)
     True
     """
