@@ -117,5 +117,6 @@ def check_rows(X, name: str = "X", *, finite: bool = False) -> np.ndarray:
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {X.shape}).")
     if finite and X.dtype.kind == "f" and not np.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or infinity.")
+        bad = int(np.count_nonzero(~np.isfinite(X).all(axis=1)))
+        raise ValueError(f"{name} contains NaN or infinity in {bad} of {X.shape[0]} rows.")
     return X

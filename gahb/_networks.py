@@ -10,7 +10,7 @@ import torch
 from gahb.core.nn import build_network
 from gahb.exceptions import NotBiasFreeWarning
 
-__all__ = ["build_module", "check_architecture", "check_output_shape", "warn_if_not_bias_free"]
+__all__ = ["build_module", "check_architecture", "check_output_shape", "call_denoiser", "warn_if_not_bias_free"]
 
 
 def build_module(architecture, in_channels: int, width: int, n_blocks: int, n_layers: int,
@@ -54,15 +54,26 @@ def _eval_forward(net: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
 
 
 def check_output_shape(net: torch.nn.Module, y: torch.Tensor) -> None:
+    call_denoiser(lambda t: _eval_forward(net, t), y, "the architecture module", " (it predicts the noise)")
+
+
+def call_denoiser(f, y: torch.Tensor, what: str = "the denoiser", why: str = "") -> torch.Tensor:
+    """``f(y)`` without gradients, or a ``ValueError`` naming ``what`` when it fails or changes the shape.
+
+    The one check of a user's network or callable: run on its first real batch (or a probe), so a wrong
+    output fails with both shapes named instead of deep inside numpy or torch.
+    """
     try:
-        out = _eval_forward(net, y)
+        with torch.no_grad():
+            out = f(y)
     except Exception as exc:
-        raise ValueError(f"the architecture module failed on a batch of shape {tuple(y.shape)} (B, C, H, W): "
+        raise ValueError(f"{what} failed on a batch of shape {tuple(y.shape)} (B, C, H, W): "
                          f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(out, torch.Tensor) or out.shape != y.shape:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"the architecture module must map (B, C, H, W) to the same shape (it predicts the noise); "
-                         f"it maps {tuple(y.shape)} to {got}.")
+        raise ValueError(f"{what} must map (B, C, H, W) tensors to the same shape{why}; it maps {tuple(y.shape)} "
+                         f"to {got}.")
+    return out
 
 
 _HOMOGENEITY_SCALES = (0.25, 2.0, 8.0)

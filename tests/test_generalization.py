@@ -100,3 +100,45 @@ def test_grid_search_over_training_size(rng):
     assert gs.best_estimator_.n_train_ in (2, 10)
     with pytest.raises(ValueError, match="n_train"):
         TrainingSubset(MemorizingDenoiser(), n_train=100).fit(X)
+
+
+def test_every_argument_is_checked_before_the_first_fit(rng, monkeypatch):
+    from gahb import DiffusionDenoiser
+    from gahb.experiments import generalization as gen
+
+    X = rng.random((12, 16))
+    monkeypatch.setattr(gen, "_fit_sample_score", lambda *a, **k: pytest.fail("a fit started"))
+    bad = [
+        (DiffusionDenoiser(sigma_final=2.0, image_shape=(4, 4)), {}, "sigma_final"),
+        (DiffusionDenoiser(image_shape=(3, 3)), {}, "image_shape"),
+        (DiffusionDenoiser(image_shape=(4, 4), beta=7.5), {}, "beta"),
+        (DiffusionDenoiser(image_shape=(4, 4)), {"threshold": 1e9}, "threshold"),
+        (DiffusionDenoiser(image_shape=(4, 4)), {"epsilon": 5}, "epsilon"),
+        (DiffusionDenoiser(image_shape=(4, 4)), {"sigmas": [0.1, -1]}, "sigmas"),
+    ]
+    if not __import__("torch").cuda.is_available():
+        bad.append((DiffusionDenoiser(image_shape=(4, 4), device="cuda"), {}, "CUDA"))
+    for est, kw, match in bad:
+        with pytest.raises(ValueError, match=match):
+            generalization_curve(est, X, [2], verbose=0, **kw)
+
+
+class _Diverging(MemorizingDenoiser):
+    """A memorizer whose every third sample diverges (a NaN row), as a sampler that blows up does."""
+
+    def sample(self, n_samples, random_state=None, return_info=False):
+        X = np.asarray(super().sample(n_samples, random_state=random_state), dtype=np.float64)
+        X[::3] = np.nan
+        return X
+
+
+def test_diverged_samples_are_left_out_and_counted(rng):
+    X = rng.random((40, 16))
+    res = generalization_curve(_Diverging(image_shape=(4, 4), beta=1.0), X, [2, 10], n_samples=9, sigmas=[],
+                               verbose=0)
+    t = res.to_dict()
+    np.testing.assert_array_equal(t["n_nan_samples"], [6, 6])  # 3 of 9 per model, two models
+    np.testing.assert_array_equal(t["mem_cosine_A"], 1.0)  # the finite samples are all copies
+    d = res[10]
+    assert np.isnan(d["cross_similarity"][::3]).all() and np.isfinite(d["cross_similarity"][1::3]).all()
+    assert (d["nearest_index_A"][::3] == -1).all() and not d["flags_A"][::3].any()

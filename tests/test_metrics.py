@@ -121,16 +121,19 @@ def test_cosine_scale_invariance(X, scale):
     np.testing.assert_allclose(cosine_similarity(X * scale, Y), cosine_similarity(X, Y), atol=1e-9)
 
 
-def test_nan_samples_are_counted_not_flagged(rng):
+def test_nan_is_rejected_not_skipped(rng):
     train = rng.random((10, 16))
     samples = train[:4].copy()
     samples[1] = np.nan
-    rate, flags = memorization_rate(samples, train, return_flags=True)
-    assert flags.tolist() == [True, False, True, True]
-    assert rate == 1.0  # over the finite samples
-    res = score_generalization(samples, train[:4])
-    assert res.n_nan == 1 and res.median == pytest.approx(1.0)
-    assert summarize([np.nan, np.nan])["n_nan"] == 2
+    with pytest.raises(ValueError, match="samples contains NaN or infinity in 1 of 4 rows"):
+        memorization_rate(samples, train)
+    hidden = train.copy()
+    hidden[0, 3] = np.nan  # one NaN pixel used to hide a copy of image 0 (rate 0.0, no error)
+    with pytest.raises(ValueError, match="X_train contains NaN"):
+        memorization_rate(train[:1], hidden)
+    with pytest.raises(ValueError, match="A contains NaN"):
+        score_generalization(samples, train[:4])
+    assert summarize([np.nan, np.nan])["n_nan"] == 2  # a summary of scores still counts undefined ones
 
 
 def test_score_generalization_arrays_and_chance(rng):

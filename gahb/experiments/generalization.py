@@ -91,6 +91,24 @@ def _check_sizes(sizes):
 _POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
 
 
+def _check_estimator(estimator, n_features):
+    """What the fits and the sampler would reject, checked here, before the first fit (not in a worker after it):
+    the parameters, the sampler's noise levels, the image shape against X, the device."""
+    if not hasattr(estimator, "_validate_params"):
+        return
+    est = clone(estimator)
+    est._validate_params()
+    if hasattr(est, "_check_sigma_order"):
+        est._check_sigma_order()
+    params = est.get_params()
+    if params.get("image_shape") is not None:
+        resolve_image_shape(params["image_shape"], n_features)
+    if isinstance(params.get("device"), str):
+        from gahb._utils import resolve_device
+
+        resolve_device(params["device"])
+
+
 @validate_params(
     {
         "estimator": [HasMethods(["fit", "sample"])],
@@ -196,9 +214,8 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     """
     from joblib import Parallel, delayed
 
-    if hasattr(estimator, "_validate_params"):
-        clone(estimator)._validate_params()  # a bad estimator parameter fails here, not in the first worker
     X = check_rows(X, "X", finite=True)
+    _check_estimator(estimator, X.shape[1])
     sizes = _check_sizes(sizes)
     n_max = int(sizes[-1])
     if X_B is not None:
@@ -271,25 +288,43 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     return res
 
 
+def _on_rows(ok, fn, *arrays, fill=np.nan):
+    """``fn(*arrays[ok])`` scattered back to every row; rows not ``ok`` (diverged, non-finite samples) get ``fill``.
+
+    The metrics reject NaN, so a diverged sample is left out explicitly here (and counted in ``n_nan_samples``).
+    """
+    out = np.full(ok.shape, fill)
+    if ok.any():
+        out[ok] = fn(*(a[ok] for a in arrays))
+    return out
+
+
 def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
     """All metrics of one size N from the two models' samples."""
     d = {"n_train": n}
     sA, sB = out_A["samples"], out_B["samples"]
-    for role, s, Xt in (("A", sA, X_A), ("B", sB, X_B)):
-        rate, flags = memorization_rate(s, Xt, rule="cosine", threshold=threshold, remove_mean=remove_mean,
-                                        return_flags=True)
-        d[f"mem_cosine_{role}"] = rate
-        d[f"mem_ratio_{role}"] = memorization_rate(s, Xt, rule="ratio") if n >= 2 else float("nan")
-        idx, sim = nearest_neighbors(s, Xt, 1, metric="cosine", remove_mean=remove_mean)
-        d[f"nearest_index_{role}"] = idx[:, 0]
-        d[f"nearest_similarity_{role}"] = sim[:, 0]
-        d[f"nearest_images_{role}"] = Xt[idx[:, 0]]
+    okA, okB = np.isfinite(sA).all(axis=1), np.isfinite(sB).all(axis=1)
+    for role, s, Xt, ok in (("A", sA, X_A, okA), ("B", sB, X_B, okB)):
+        flags = _on_rows(ok, lambda q: memorization_rate(q, Xt, rule="cosine", threshold=threshold,
+                                                         remove_mean=remove_mean, return_flags=True)[1], s, fill=False)
+        d[f"mem_cosine_{role}"] = float(flags[ok].mean()) if ok.any() else float("nan")
+        d[f"mem_ratio_{role}"] = (memorization_rate(s[ok], Xt, rule="ratio") if n >= 2 and ok.any()
+                                  else float("nan"))
+        idx, sim = np.full(ok.shape, -1), np.full(ok.shape, np.nan)
+        if ok.any():
+            i, v = nearest_neighbors(s[ok], Xt, 1, metric="cosine", remove_mean=remove_mean)
+            idx[ok], sim[ok] = i[:, 0], v[:, 0]
+        d[f"nearest_index_{role}"] = idx
+        d[f"nearest_similarity_{role}"] = sim
+        d[f"nearest_images_{role}"] = np.where(ok[:, None], Xt[np.maximum(idx, 0)], np.nan)
         d[f"flags_{role}"] = flags
         d[f"samples_{role}"] = s
-    d["cross_similarity"] = paired_cosine_similarity(sA, sB, remove_mean=remove_mean)
-    d["cross_similarity_raw"] = paired_cosine_similarity(sA, sB, remove_mean=False)
-    d["chance_similarity"] = (paired_cosine_similarity(sA, np.roll(sB, -1, axis=0), remove_mean=remove_mean)
-                              if sA.shape[0] > 1 else np.full(1, np.nan))
+    pair = okA & okB
+    d["cross_similarity"] = _on_rows(pair, lambda a, b: paired_cosine_similarity(a, b, remove_mean=remove_mean), sA, sB)
+    d["cross_similarity_raw"] = _on_rows(pair, lambda a, b: paired_cosine_similarity(a, b), sA, sB)
+    sB_next = np.roll(sB, -1, axis=0)
+    d["chance_similarity"] = (_on_rows(okA & np.roll(okB, -1), lambda a, b: paired_cosine_similarity(
+        a, b, remove_mean=remove_mean), sA, sB_next) if sA.shape[0] > 1 else np.full(1, np.nan))
     d["data_baseline_similarity"] = data_baseline(X_A, X_B, remove_mean=remove_mean).similarity
     for role, out in (("A", out_A), ("B", out_B)):
         for key in ("psnr_train", "psnr_test", "n_steps", "converged", "diverged"):

@@ -19,9 +19,12 @@ BOOLEAN = ["boolean"]
 
 
 def _pair(X, Y, name_x="X", name_y="Y"):
-    """Two sets of image rows with the same number of features (``Y=None`` means ``X``)."""
-    X = check_rows(X, name_x)
-    Y = X if Y is None else check_rows(Y, name_y)
+    """Two sets of finite image rows with the same number of features (``Y=None`` means ``X``).
+
+    NaN is rejected, not skipped: one NaN pixel in a training set would otherwise hide a copy of that image.
+    """
+    X = check_rows(X, name_x, finite=True)
+    Y = X if Y is None else check_rows(Y, name_y, finite=True)
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"{name_x} has {X.shape[1]} features but {name_y} has {Y.shape[1]}.")
     return X, Y
@@ -36,3 +39,11 @@ def _prepare(block: np.ndarray, remove_mean: bool, normalize: bool) -> torch.Ten
         n = t.norm(dim=1, keepdim=True)
         t = torch.where(n == 0, 0.0, t / torch.where(n == 0, 1.0, n))
     return t
+
+
+def _real(values, name: str) -> np.ndarray:
+    """``values`` as a float64 array; complex or non-numeric input is a ``TypeError`` (never cast silently)."""
+    a = np.asarray(values)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers; got dtype {a.dtype}.")
+    return a.astype(np.float64)

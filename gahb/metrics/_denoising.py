@@ -8,9 +8,10 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, validate_params
 
 from gahb._checks import RANDOM_STATE, check_rows, resolve_image_shape, resolve_seed
+from gahb._networks import call_denoiser
 from gahb._utils import psnr, to_images, to_rows
 from gahb.core.random import torch_generator
-from gahb.metrics._common import POSITIVE_INT
+from gahb.metrics._common import POSITIVE_INT, _real
 
 
 def paper_sigmas() -> np.ndarray:
@@ -42,16 +43,25 @@ PAPER_SIGMAS = paper_sigmas()
 
 
 def _denoise_fn(denoiser, image_shape, device):
+    """``rows -> denoised rows`` of the same shape; a wrong output shape is a ``ValueError`` naming both shapes."""
     if hasattr(denoiser, "transform") and hasattr(denoiser, "fit"):
-        return lambda rows: np.asarray(denoiser.transform(rows), dtype=np.float64)
+        def fn(rows):
+            out = np.asarray(denoiser.transform(rows), dtype=np.float64)
+            if out.shape != rows.shape:
+                raise ValueError(f"{type(denoiser).__name__}.transform returned shape {out.shape} for rows of shape "
+                                 f"{rows.shape}: a denoiser must return one denoised image per row, of the same size.")
+            return out
+
+        return fn
     if callable(denoiser):
         if image_shape is None:
             raise ValueError("image_shape is required when the denoiser is a torch callable.")
+
         def fn(rows):
             shape = resolve_image_shape(tuple(image_shape), rows.shape[1])
             with torch.no_grad():
                 y = to_images(rows, shape, device=device)
-                return to_rows(denoiser(y), np.float64)
+                return to_rows(call_denoiser(denoiser, y), np.float64)
 
         return fn
     raise TypeError("denoiser must be a fitted estimator with transform() or a callable on (B, C, H, W) tensors.")
@@ -107,7 +117,7 @@ def psnr_curve(denoiser, X, *, sigmas=None, n_images: int | None = 300, random_s
     >>> np.round(c.input_psnr, 1), bool(np.allclose(c.output_psnr, c.input_psnr, atol=1.0))
     (array([20., 40.]), True)
     """
-    X = check_rows(X, "X").astype(np.float64, copy=False)
+    X = check_rows(X, "X", finite=True).astype(np.float64, copy=False)
     sigmas = PAPER_SIGMAS if sigmas is None else check_sigmas(sigmas, allow_empty=False)
     if n_images is not None:
         reps = -(-int(n_images) // X.shape[0])
@@ -132,7 +142,7 @@ def psnr_curve(denoiser, X, *, sigmas=None, n_images: int | None = 300, random_s
 
 def check_sigmas(sigmas, *, allow_empty: bool) -> np.ndarray:
     """A 1-D float64 array of positive finite noise levels (``allow_empty``: an empty grid skips the curves)."""
-    s = np.asarray(sigmas, dtype=np.float64).ravel()
+    s = _real(sigmas, "sigmas").ravel()
     if (s.size == 0 and not allow_empty) or not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise ValueError("sigmas must be a non-empty array of positive finite numbers"
                          + (" (or empty to skip the PSNR curves)." if allow_empty else "."))
@@ -164,8 +174,8 @@ def psnr_gap(train_curve, test_curve) -> float:
     >>> psnr_gap([30.0, 25.0, 20.0], [20.0, 20.0, 20.0])
     5.0
     """
-    a = np.asarray(getattr(train_curve, "output_psnr", train_curve), dtype=np.float64)
-    b = np.asarray(getattr(test_curve, "output_psnr", test_curve), dtype=np.float64)
+    a = _real(getattr(train_curve, "output_psnr", train_curve), "train_curve")
+    b = _real(getattr(test_curve, "output_psnr", test_curve), "test_curve")
     if a.shape != b.shape:
         raise ValueError(f"train and test curves must be on the same grid; got shapes {a.shape} and {b.shape}.")
     return float(np.nanmean(a - b))

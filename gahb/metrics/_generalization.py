@@ -9,8 +9,8 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
 from gahb._checks import RANDOM_STATE, check_rows, resolve_seed
-from gahb.metrics._common import BOOLEAN, POSITIVE_INT, _pair
-from gahb.metrics._similarity import memorization_rate, paired_cosine_similarity, summarize
+from gahb.metrics._common import BOOLEAN, POSITIVE_INT, _pair, _real
+from gahb.metrics._similarity import check_threshold, memorization_rate, paired_cosine_similarity, summarize
 
 _SAMPLES = [HasMethods(["sample"]), "array-like"]
 _RULE = [StrOptions({"cosine", "ratio"})]
@@ -110,8 +110,8 @@ def effective_memorization(sizes, rates, *, epsilon: float = 0.1) -> int:
     >>> effective_memorization([1, 10, 100, 1000], [1.0, 0.95, 0.2, 0.0])
     10
     """
-    sizes = np.asarray(sizes).ravel()
-    rates = np.asarray(rates, dtype=np.float64).ravel()
+    sizes = _real(sizes, "sizes").ravel()
+    rates = _real(rates, "rates").ravel()
     if sizes.shape != rates.shape:
         raise ValueError(f"sizes and rates must have the same length; got {sizes.size} and {rates.size}.")
     order = np.argsort(sizes, kind="stable")
@@ -136,7 +136,7 @@ class _MemorizationScorer:
 
     def __call__(self, estimator, X, y=None, **kwargs):
         samples = _draw(estimator, self.n_samples, resolve_seed(self.random_state), self.sample_kwargs)
-        X = check_rows(X, "X")
+        X = check_rows(X, "X", finite=True)
         if self.rule == "ratio" and X.shape[0] < 2:
             return float("nan")
         return memorization_rate(samples, X, rule=self.rule, threshold=self.threshold, remove_mean=self.remove_mean)
@@ -188,4 +188,5 @@ def memorization_scorer(n_samples: int = 32, *, rule: str = "cosine", threshold:
     >>> memorization_scorer(4)(est, X)
     1.0
     """
+    threshold = check_threshold(rule, threshold)  # a bad threshold fails here, not inside a grid search
     return _MemorizationScorer(int(n_samples), rule, threshold, remove_mean, random_state, sample_kwargs)

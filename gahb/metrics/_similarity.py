@@ -9,7 +9,7 @@ import torch
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from gahb.metrics._common import _DEFAULT_CHUNK, BOOLEAN, CHUNK_SIZE, POSITIVE_INT, _pair, _prepare
+from gahb.metrics._common import _DEFAULT_CHUNK, BOOLEAN, CHUNK_SIZE, POSITIVE_INT, _pair, _prepare, _real
 
 
 @validate_params({"X": ["array-like"], "Y": ["array-like", None], "remove_mean": BOOLEAN},
@@ -72,7 +72,6 @@ def paired_cosine_similarity(X, Y, *, remove_mean: bool = False) -> np.ndarray:
     Returns
     -------
     s : ndarray of shape (n_samples,)
-        NaN where either row has a NaN.
 
     See Also
     --------
@@ -156,7 +155,6 @@ def nearest_neighbors(X, Y, n_neighbors: int = 1, *, metric: str = "cosine", rem
                 score = (q @ r.T).clamp(-1, 1)
             else:  # rank by -squared distance so that topk(largest) works for both metrics
                 score = -(q_sq - 2 * q @ r.T + (r * r).sum(dim=1)[None, :]).clamp_min(0)
-            score = torch.nan_to_num(score, nan=-torch.inf)
             idx = torch.arange(rs, rs + r.shape[0]).expand(score.shape[0], -1)
             if best_val is not None:
                 score = torch.cat([best_val, score], dim=1)
@@ -165,8 +163,6 @@ def nearest_neighbors(X, Y, n_neighbors: int = 1, *, metric: str = "cosine", rem
             best_val, pos = torch.topk(score, kk, dim=1)
             best_idx = torch.gather(idx, 1, pos)
         vals = best_val if cos else (-best_val).clamp_min(0).sqrt()
-        nan_rows = torch.isinf(best_val[:, 0])  # a NaN query: no meaningful neighbour
-        vals[nan_rows] = float("nan")
         out_idx[qs : qs + q.shape[0]] = best_idx.numpy()
         out_val[qs : qs + q.shape[0]] = vals.numpy()
     return out_idx, out_val
@@ -228,7 +224,8 @@ def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: floa
         below ``threshold`` (default 1/3) times the distance to the second nearest (Yoon et al. 2023,
         Gu et al. 2023); it needs at least two training images.
     threshold : float, default=None
-        0.95 for ``"cosine"``, 1/3 for ``"ratio"``.
+        0.95 for ``"cosine"``, 1/3 for ``"ratio"``. Must lie in [-1, 1] for ``"cosine"`` (a cosine) and in
+        (0, 1] for ``"ratio"`` (a ratio of the nearest to the second-nearest distance).
     remove_mean : bool, default=None
         ``None``: True for ``"cosine"`` (mean-removed similarity), False for ``"ratio"`` (raw distances,
         as in the papers that define it).
@@ -237,10 +234,13 @@ def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: floa
     chunk_size : int, default=4096
         See :func:`nearest_neighbors`.
 
+    Both arrays must be finite: a NaN pixel is a ``ValueError`` (drop diverged samples first, e.g.
+    ``samples[np.isfinite(samples).all(axis=1)]``), never a silently unflagged copy.
+
     Returns
     -------
     rate : float
-        Fraction of the finite samples flagged (NaN if no sample is finite). NaN samples are never flagged.
+        Fraction of the samples flagged.
     flags : ndarray of bool, shape (n_samples,)
         Only if ``return_flags``.
 
@@ -258,18 +258,14 @@ def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: floa
     >>> memorization_rate(X, X), memorization_rate(X, X, rule="ratio")
     (1.0, 1.0)
     """
-    if threshold is None:
-        threshold = 0.95 if rule == "cosine" else 1.0 / 3.0
-    if rule == "ratio" and not 0 < threshold <= 1:
-        raise ValueError(f"the ratio rule's threshold must lie in (0, 1]; got {threshold}.")
+    threshold = check_threshold(rule, threshold)
     if remove_mean is None:
         remove_mean = rule == "cosine"
     samples, X_train = _pair(samples, X_train, "samples", "X_train")
-    finite = np.all(np.isfinite(samples), axis=1)
     if rule == "cosine":
         idx, val = nearest_neighbors(samples, X_train, 1, metric="cosine", remove_mean=remove_mean,
                                      chunk_size=chunk_size)
-        flags = finite & (np.nan_to_num(val[:, 0], nan=-np.inf) >= threshold)
+        flags = val[:, 0] >= threshold
     else:
         if X_train.shape[0] < 2:
             raise ValueError("the 'ratio' rule needs at least 2 training images (distance to the 2nd nearest).")
@@ -282,9 +278,22 @@ def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: floa
             q = q - q.mean(axis=1, keepdims=True)
         d1, d2 = (np.linalg.norm(q - _centred(X_train[idx[:, j]], remove_mean), axis=1) for j in (0, 1))
         scale = np.maximum(np.linalg.norm(q, axis=1), np.finfo(np.float64).tiny)
-        flags = finite & ((d1 < threshold * d2) | (d1 <= 1e-5 * scale))
-    rate = float(flags[finite].mean()) if finite.any() else float("nan")
+        flags = (d1 < threshold * d2) | (d1 <= 1e-5 * scale)
+    rate = float(flags.mean())
     return (rate, flags) if return_flags else rate
+
+
+def check_threshold(rule: str, threshold) -> float:
+    """The memorization threshold of ``rule`` (its default for None), range-checked: a cosine lies in [-1, 1],
+    the distance ratio in (0, 1]; anything else would flag every sample or none."""
+    if threshold is None:
+        return 0.95 if rule == "cosine" else 1.0 / 3.0
+    if rule == "cosine" and not -1 <= threshold <= 1:
+        raise ValueError(f"the cosine rule's threshold is a cosine similarity and must lie in [-1, 1]; got "
+                         f"{threshold}.")
+    if rule == "ratio" and not 0 < threshold <= 1:
+        raise ValueError(f"the ratio rule's threshold must lie in (0, 1]; got {threshold}.")
+    return float(threshold)
 
 
 def _centred(rows, remove_mean: bool) -> np.ndarray:
@@ -316,7 +325,7 @@ def summarize(values) -> dict:
     >>> summarize([0.2, 0.4, float("nan"), 0.9])
     {'median': 0.4, 'q25': 0.30000000000000004, 'q75': 0.65, 'mean': 0.5, 'n': 4, 'n_nan': 1}
     """
-    v = np.asarray(values, dtype=np.float64).ravel()
+    v = _real(values, "values").ravel()
     fin = v[np.isfinite(v)]
     if fin.size == 0:
         q25 = med = q75 = mean = float("nan")
@@ -362,5 +371,6 @@ def data_baseline(X1, X2, *, remove_mean: bool = True, chunk_size: int = _DEFAUL
     >>> bool(res.median < 0.5), res.n
     (True, 50)
     """
+    X1, X2 = _pair(X1, X2, "X1", "X2")
     sim, idx = nearest_similarity(X1, X2, remove_mean=remove_mean, chunk_size=chunk_size)
     return Bunch(similarity=sim, index=idx, **summarize(sim))
