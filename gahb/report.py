@@ -7,10 +7,12 @@ selects a backend and never changes the backend of the user's session (a noteboo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -202,7 +204,25 @@ def save_figure(fig, path, dpi: int = 100) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight"))
+
+
+def write_atomic(path, write) -> Path:
+    """``write(binary file)`` into a temporary file beside ``path``, then rename it over ``path``.
+
+    A failure (disk full, Ctrl-C, a killed process) leaves ``path`` as it was, never half-written, and removes
+    the temporary file; the error propagates.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
     return path
 
 
@@ -355,8 +375,7 @@ class Report:
         md = "# " + self.title + "\n\n" + "\n\n".join(self.parts) + "\n"
         md_path = self.output_dir / md_name
         json_path = self.output_dir / json_name
-        md_path.write_text(md, encoding="utf-8")
-        tmp = json_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(to_jsonable(data), indent=2, allow_nan=False), encoding="utf-8")
-        os.replace(tmp, json_path)
+        js = json.dumps(to_jsonable(data), indent=2, allow_nan=False)
+        write_atomic(json_path, lambda fh: fh.write(js.encode("utf-8")))
+        write_atomic(md_path, lambda fh: fh.write(md.encode("utf-8")))  # last: report.md marks a finished report
         return md_path, json_path

@@ -10,7 +10,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-from gahb.cli._common import Parser, UsageError, debug_requested, remove_empty_created
+from gahb.cli._common import (
+    Parser,
+    UsageError,
+    debug_requested,
+    error_line,
+    kept_work,
+    remove_empty_created,
+    stop_on_sigterm,
+)
 
 # name -> (module, one-line help)
 SUBCOMMANDS = {
@@ -44,18 +52,22 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        with stop_on_sigterm():
+            return int(importlib.import_module(args._module).run(args) or 0)
     except UsageError as exc:
+        if debug_requested(argv):
+            raise
         print(f"gahb: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("gahb: interrupted; finished work was kept" + (f" in {args.output}" if getattr(args, "output", None)
-              else ""), file=sys.stderr)
+        remove_empty_created()
+        print(f"gahb: interrupted; {kept_work(getattr(args, 'output', None))}", file=sys.stderr)
         return 130
     except Exception as exc:
         if debug_requested(argv):
             raise
-        print(f"gahb: error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        print(f"gahb: error: {error_line(exc, getattr(args, 'output', None))} (rerun with --debug for the traceback)",
+              file=sys.stderr)
         return 1
     finally:
         remove_empty_created()

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import re
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
 __all__ = [
-    "UsageError", "Parser", "add_common_arguments", "usage_errors", "check_device", "prepare_output",
+    "UsageError", "Parser", "add_common_arguments", "usage_errors", "check_arguments", "check_device", "prepare_output",
     "positive_int", "parse_int_list", "parse_float_list", "say",
 ]
 
@@ -69,6 +71,16 @@ def usage_errors(options: dict | None = None):
         names = options or {}
         msg = _PARAM.sub(lambda m: f"{names[m.group(1)]} {m.group(2)}" if m.group(1) in names else m.group(0), msg)
         raise UsageError(msg) from exc
+
+
+def check_arguments(func, options: dict | None = None, **kwargs) -> None:
+    """Check ``kwargs`` against the ``validate_params`` constraints of the public function ``func``, without
+    calling it: the same validation it would do, before any work, as a :class:`UsageError` naming the options."""
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
+    constraints = func._skl_parameter_constraints
+    with usage_errors(options):
+        validate_parameter_constraints({k: constraints[k] for k in kwargs}, kwargs, caller_name=func.__name__)
 
 
 def positive_int(text: str) -> int:
@@ -163,3 +175,38 @@ def say(args, text: str) -> None:
 
 def debug_requested(argv) -> bool:
     return "--debug" in (argv or sys.argv[1:]) or os.environ.get("GAHB_DEBUG", "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """SIGTERM (``kill``, a batch scheduler's stop) raises ``KeyboardInterrupt`` like Ctrl-C: one line, finished work kept."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (gahb.cli.main called from a worker thread): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def kept_work(output) -> str:
+    """What an interrupted command leaves: the files already in its output folder, or nothing."""
+    out = Path(output) if output else None
+    if out is None or not out.is_dir() or not any(out.iterdir()):
+        return "nothing had finished (no output written)"
+    return f"finished work is kept in {out} (reports and files written so far; nothing was half-written)"
+
+
+def error_line(exc: BaseException, output=None) -> str:
+    """One line for an unexpected error; file-system errors name the file and what was kept."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        hint = " The disk is full." if exc.errno == errno.ENOSPC else ""
+        return (f"{type(exc).__name__}: {exc.strerror}{where}.{hint} Files are written atomically: nothing that "
+                f"was already there was replaced; {kept_work(output)}.")
+    return f"{type(exc).__name__}: {exc}"

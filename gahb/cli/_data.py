@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from gahb.cli._common import UsageError
+from gahb.cli._common import UsageError, check_arguments, usage_errors
 
 DATASETS = ("dead-leaves", "c-alpha", "disks", "photo-tiles", "fashion-mnist", "celeba")
 FASHION_MNIST_PATH = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist package
@@ -20,12 +20,32 @@ def add_data_arguments(parser, *, dataset: str = "dead-leaves") -> None:
     parser.add_argument("--data-path", default=None, metavar="PATH",
                         help=f"folder or file for photo-tiles / celeba (required) and fashion-mnist "
                              f"(default {FASHION_MNIST_PATH})")
+    parser.add_argument("--recursive", action="store_true",
+                        help="photo-tiles / celeba: also read the images in subfolders of --data-path")
     parser.add_argument("--dedup", type=float, default=None, metavar="THRESHOLD",
                         help="drop near-duplicates above this mean-removed cosine before splitting (off when not given)")
 
 
+def _source(name):
+    """The dataset function of ``--dataset`` and the name of its size argument."""
+    from gahb import datasets
+
+    return {"dead-leaves": (datasets.make_dead_leaves, "image_size"), "c-alpha": (datasets.make_c_alpha, "image_size"),
+            "disks": (datasets.make_disks, "image_size"), "photo-tiles": (datasets.load_photo_tiles, "tile_size"),
+            "fashion-mnist": (datasets.load_fashion_mnist, "image_size"),
+            "celeba": (datasets.load_image_folder, "image_size")}[name]
+
+
 def check_data_source(args) -> None:
-    """:class:`UsageError` when the chosen data cannot be read, before any work."""
+    """:class:`UsageError` when the chosen data cannot be read, before any work.
+
+    Checks that the files are there (the image folder lists images, the four Fashion-MNIST files exist)
+    and that ``--image-size`` passes the dataset function's own constraints; reading the images is work
+    and happens later (:func:`load_pool`).
+    """
+    from gahb.datasets._images import list_images
+    from gahb.datasets._loaders import _find_idx
+
     path = args.data_path
     if args.dataset in _NEEDS_PATH and not path:
         raise UsageError(f"--dataset {args.dataset} needs --data-path (a folder of images).")
@@ -36,6 +56,20 @@ def check_data_source(args) -> None:
         raise UsageError(f"--data-path {path} does not exist{hint}.")
     if args.dedup is not None and not 0 < args.dedup <= 1:
         raise UsageError(f"--dedup must lie in (0, 1]; got {args.dedup}.")
+    try:
+        if args.dataset in _NEEDS_PATH:
+            list_images(path, recursive=getattr(args, "recursive", False))
+        elif args.dataset == "fashion-mnist":
+            if not os.path.isdir(path):
+                raise FileNotFoundError(f"{path!r} is not a folder")
+            for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                         "t10k-labels-idx1-ubyte"):
+                _find_idx(path, stem)
+    except FileNotFoundError as exc:
+        msg = str(exc).replace("pass recursive=True", "pass --recursive").rstrip(".")
+        raise UsageError(f"--data-path {path}: {msg}.") from None
+    func, size_name = _source(args.dataset)
+    check_arguments(func, {size_name: "--image-size"}, **{size_name: args.image_size})
 
 
 def load_pool(args, n_images: int, *, n_B: int | None = None):
@@ -48,6 +82,7 @@ def load_pool(args, n_images: int, *, n_B: int | None = None):
     from gahb import datasets
 
     name, size, seed, path = args.dataset, args.image_size, args.seed, args.data_path
+    recursive = getattr(args, "recursive", False)
     X_B = None
     if name == "dead-leaves":
         b = datasets.make_dead_leaves(n_images, image_size=size, random_state=seed)
@@ -59,14 +94,16 @@ def load_pool(args, n_images: int, *, n_B: int | None = None):
         b = datasets.make_disks(n_images, image_size=size, random_state=seed)
         desc = f"synthetic disks, {size}x{size}"
     elif name == "photo-tiles":
-        b = datasets.load_photo_tiles(path, tile_size=size)
+        with usage_errors({"tile_size": "--image-size"}):  # e.g. no tile of this size passes min_std
+            b = datasets.load_photo_tiles(path, tile_size=size, recursive=recursive)
         desc = f"photo tiles {size}x{size} from {path} (photos shrunk 4x)"
     elif name == "fashion-mnist":
         crop = 24 if size <= 24 else None
         b = datasets.load_fashion_mnist(path or FASHION_MNIST_PATH, kind="all", crop=crop, image_size=size)
         desc = f"Fashion-MNIST (train + test, 70,000 images), centre crop {crop}, area-resized to {size}x{size}"
     else:
-        b = datasets.load_image_folder(path, image_size=size)
+        with usage_errors({"image_size": "--image-size"}):  # e.g. no readable image in the folder
+            b = datasets.load_image_folder(path, image_size=size, recursive=recursive)
         desc = f"image folder {path} (CelebA crop) at {size}x{size}"
     X = np.asarray(b.data, dtype=np.float32)
     shape = tuple(b.image_shape)

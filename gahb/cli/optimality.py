@@ -9,6 +9,7 @@ import torch
 from gahb.cli._common import (
     UsageError,
     add_common_arguments,
+    check_arguments,
     check_device,
     parse_float_list,
     positive_int,
@@ -64,10 +65,15 @@ def _resolve(args):
     if any(a <= 0 for a in alphas):
         raise UsageError(f"--alphas must be positive; got {args.alphas!r}.")
     check_device(args.device)
+    from gahb.experiments.optimality import c_alpha_optimality, disk_optimality
+
+    sizes = dict(image_size=args.image_size, n_train=args.n_train, n_test=args.n_test, n_psnr_images=args.n_psnr_images)
+    for func in (c_alpha_optimality, disk_optimality):  # the experiments' own constraints, before any training
+        check_arguments(func, {k: "--" + k.replace("_", "-") for k in sizes}, **sizes)
     with usage_errors(OPTIONS):
         est = DiffusionDenoiser(**{**DEFAULT_ESTIMATOR, "max_iter": args.steps, "width": args.width,
                                    "n_blocks": args.n_blocks, "batch_size": args.batch_size})
-        est._validate_params()
+        est._check_sampler_settings()
     try:
         from gahb.report import require_matplotlib
 
@@ -85,8 +91,11 @@ def _resolve(args):
 def _save(res, folder):
     import joblib
 
+    from gahb.report import write_atomic
+
     folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump({k: v for k, v in res.items() if k not in ("model", "data")}, folder / "result.joblib")
+    result = {k: v for k, v in res.items() if k not in ("model", "data")}
+    write_atomic(folder / "result.joblib", lambda fh: joblib.dump(result, fh))
 
 
 def run(args) -> int:

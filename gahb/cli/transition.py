@@ -89,7 +89,7 @@ def _resolve(args):
                                 max_iter=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                 h0=args.h0, beta=args.beta, sigma_final=args.sigma_final,
                                 max_sample_steps=args.max_sample_steps, device=args.device, random_state=args.seed)
-        est._validate_params()
+        est._check_sampler_settings()  # the parameters and the sampler's noise levels (sigma_final < sigma_0)
     try:  # the report needs matplotlib: fail now, not after ten minutes of training
         from gahb.report import require_matplotlib
 
