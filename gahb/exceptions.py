@@ -6,7 +6,7 @@ before torch is loaded.
 
 from __future__ import annotations
 
-__all__ = ["NotBiasFreeWarning", "SampleDivergenceWarning", "SkippedImageWarning"]
+__all__ = ["NearDuplicateWarning", "NotBiasFreeWarning", "SampleDivergenceWarning", "SkippedImageWarning"]
 
 
 class SampleDivergenceWarning(UserWarning):
@@ -74,5 +74,28 @@ class SkippedImageWarning(UserWarning):
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("error", SkippedImageWarning)  # make a skipped file fatal
     ...     issubclass(SkippedImageWarning, UserWarning)
+    True
+    """
+
+
+class NearDuplicateWarning(UserWarning):
+    """The data, not the models, would make a result look like generalization.
+
+    Raised by :func:`gahb.experiments.generalization_curve` (and so by ``gahb transition``, whose report
+    repeats it) before any training when the two training sets share near-duplicate images (the median
+    similarity of each image of A to its nearest image of B is at or above ``threshold``: one photo at
+    several resolutions does this), or when the held-out images of the PSNR curves have near-duplicates
+    in the training sets. Models would then agree, or score well on "held-out" images, because their
+    data overlap. Remove near-duplicates before the split: :func:`gahb.datasets.remove_near_duplicates`
+    (``gahb transition --dedup 0.95``).
+
+    See Also
+    --------
+    gahb.metrics.data_baseline : The similarity between two training sets.
+
+    Examples
+    --------
+    >>> from gahb.exceptions import NearDuplicateWarning
+    >>> issubclass(NearDuplicateWarning, UserWarning)
     True
     """

@@ -1,5 +1,7 @@
 """generalization_curve: known answers with the perfect memorizer, dask == sequential, sklearn tools."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, KFold, learning_curve
@@ -142,3 +144,30 @@ def test_diverged_samples_are_left_out_and_counted(rng):
     d = res[10]
     assert np.isnan(d["cross_similarity"][::3]).all() and np.isfinite(d["cross_similarity"][1::3]).all()
     assert (d["nearest_index_A"][::3] == -1).all() and not d["flags_A"][::3].any()
+
+
+def test_near_duplicate_training_sets_and_held_out_images_warn(rng, tmp_path):
+    from gahb.exceptions import NearDuplicateWarning
+    from gahb.report import Report
+
+    base = np.repeat(rng.random((5, 16)), 8, axis=0)  # every image 8 times, as one photo at several resolutions
+    X = base + 0.01 * rng.random(base.shape)
+    est = MemorizingDenoiser(image_shape=(4, 4), beta=1.0)
+    with pytest.warns(NearDuplicateWarning) as rec:
+        res = generalization_curve(est, X, [2, 10], n_samples=4, sigmas=[0.1], n_psnr_images=8, verbose=0)
+    messages = [str(w.message) for w in rec]
+    assert re.search(r"median similarity of each A image to its nearest B image is (0\.99\d|1\.000) \(>= threshold "
+                     r"0\.95\) at N = 10.*--dedup 0.95", messages[0])
+    assert "held-out images of the PSNR curves have near-duplicates" in messages[1]
+    assert len(res.data_warnings) == 2
+    rep = Report(tmp_path, "t")
+    res.to_report(rep)
+    rep.write()
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("Warning: overlapping data") < md.index("## Summary") and "--dedup" in md
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NearDuplicateWarning)  # distinct images: silent
+        clean = generalization_curve(est, rng.random((40, 16)), [2, 10], n_samples=4, sigmas=[], verbose=0)
+    assert clean.data_warnings == []

@@ -11,12 +11,14 @@ from __future__ import annotations
 import numbers
 import sys
 import time
+import warnings
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from gahb._checks import RANDOM_STATE, check_rows, resolve_image_shape, resolve_seed
+from gahb.exceptions import NearDuplicateWarning
 from gahb.metrics import (
     PAPER_SIGMAS,
     data_baseline,
@@ -185,6 +187,13 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     -------
     result : GeneralizationCurve
 
+    Warns
+    -----
+    NearDuplicateWarning
+        Before any fit, when the largest training sets A and B share near-duplicates (median similarity of
+        each A image to its nearest B image at or above ``threshold``) or when the held-out images of the
+        PSNR curves have near-duplicates in them; kept in ``result.data_warnings`` and in the report.
+
     See Also
     --------
     GeneralizationCurve : The result: table, summary, figures and report.
@@ -243,6 +252,8 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         block_A, block_B = X[order[:n_max]], X_B[order_B[:n_max]]
         extra = X[order[n_max : n_max + n_psnr_images]]
 
+    overlap = _check_overlap(block_A, block_B, extra, threshold, remove_mean)
+
     # Model B gets its own fit seed (estimator's random_state + 1), so A and B share neither initial weights nor
     # minibatches nor training noise: agreement of their samples then comes from the data, not from the seed.
     fit_seeds = {"A": None, "B": None}
@@ -282,7 +293,8 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
                             threshold, remove_mean) for n in sizes]
     res = GeneralizationCurve(sizes=sizes.tolist(), per_size=per_size, image_shape=image_shape,
                               sigmas=np.asarray(sigmas), epsilon=epsilon, threshold=threshold,
-                              remove_mean=remove_mean, wall_seconds=wall, n_samples=int(n_samples))
+                              remove_mean=remove_mean, wall_seconds=wall, n_samples=int(n_samples),
+                              data_warnings=overlap)
     if keep_estimators:
         res.estimators_ = {k: v["estimator"] for k, v in outputs.items()}
     return res
@@ -297,6 +309,28 @@ def _on_rows(ok, fn, *arrays, fill=np.nan):
     if ok.any():
         out[ok] = fn(*(a[ok] for a in arrays))
     return out
+
+
+def _check_overlap(block_A, block_B, extra, threshold, remove_mean) -> list[str]:
+    """Warnings, issued before any fit, when the data would make A and B agree or the held-out PSNR look good."""
+    msgs = []
+    base = data_baseline(block_A, block_B, remove_mean=remove_mean).median
+    if base >= threshold:
+        msgs.append(f"models A and B train on near-duplicate images: the median similarity of each A image to its "
+                    f"nearest B image is {base:.3f} (>= threshold {threshold}) at N = {block_A.shape[0]}, so a high "
+                    "A-vs-B similarity would show shared images, not generalization. Remove near-duplicates before "
+                    f"the split (gahb.datasets.remove_near_duplicates; gahb transition --dedup {threshold}).")
+    if extra.shape[0]:
+        sim = nearest_neighbors(extra, np.concatenate([block_A, block_B]), 1, remove_mean=remove_mean)[1][:, 0]
+        if np.median(sim) >= threshold:
+            msgs.append(f"the held-out images of the PSNR curves have near-duplicates in the training sets: median "
+                        f"nearest-training similarity {np.median(sim):.3f} (>= threshold {threshold}; "
+                        f"{np.mean(sim >= threshold):.0%} of them above it), so the test PSNR and the gap Delta(N) "
+                        "would be measured on seen images. Remove near-duplicates before the split "
+                        f"(gahb.datasets.remove_near_duplicates; gahb transition --dedup {threshold}).")
+    for msg in msgs:
+        warnings.warn(msg, NearDuplicateWarning, stacklevel=4)  # the caller of generalization_curve
+    return msgs
 
 
 def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
@@ -347,6 +381,9 @@ class GeneralizationCurve:
         similarities, memorization flags, PSNR curves, timings.
     wall_seconds : float
         Wall time of the fits (training, sampling and PSNR curves).
+    data_warnings : list of str
+        The :class:`gahb.exceptions.NearDuplicateWarning` messages of the sweep (overlapping training sets or
+        held-out images); ``to_report`` puts them first.
 
     See Also
     --------
@@ -364,7 +401,7 @@ class GeneralizationCurve:
     """
 
     def __init__(self, sizes, per_size, image_shape, sigmas, epsilon, threshold, remove_mean, wall_seconds,
-                 n_samples):
+                 n_samples, data_warnings=()):
         self.sizes = list(sizes)
         self.per_size = per_size
         self.image_shape = image_shape
@@ -374,6 +411,7 @@ class GeneralizationCurve:
         self.remove_mean = remove_mean
         self.wall_seconds = wall_seconds
         self.n_samples = n_samples
+        self.data_warnings = list(data_warnings)
 
     def __repr__(self):
         return f"GeneralizationCurve(sizes={self.sizes}, wall_seconds={self.wall_seconds:.1f})"
@@ -553,6 +591,10 @@ class GeneralizationCurve:
     def to_report(self, report, show_sizes=None) -> None:
         """Append the study (table, figures, headline numbers) to a :class:`gahb.report.Report`."""
         summ = self.summary()
+        if self.data_warnings:
+            report.add_heading("Warning: overlapping data")
+            report.add_text("\n".join(f"- **{msg}**" for msg in self.data_warnings))
+            report.data["warnings"] = list(self.data_warnings)
         report.add_heading("Summary")
         report.add_text(
             f"- effective memorization (rate >= {1 - self.epsilon:.2f}, cosine rule): N = "
