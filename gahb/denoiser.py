@@ -14,7 +14,8 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from gahb._checks import resolve_image_shape, resolve_seed
+from gahb._checks import check_image_shape, resolve_image_shape, resolve_seed
+from gahb._model_file import check_fields, write_model_file
 from gahb._networks import build_module, check_architecture, check_output_shape, warn_if_not_bias_free
 from gahb._sampling import SAMPLER_PARAMETER_CONSTRAINTS, SamplingMixin
 from gahb._utils import image_rows, psnr, resolve_device, to_images, to_rows
@@ -435,16 +436,26 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         self.network_ = net.to(self.device_).eval()
         self.denoiser_ = Denoiser(self.network_).eval()
 
-    def save(self, path) -> None:
+    def save(self, path, *, overwrite: bool = False) -> None:
         """Save parameters and weights to a ``.safetensors`` file (no pickle: loading runs no code).
 
         A model with a custom ``architecture`` module is saved too (its weights, and the module's class name
         for the error message of :meth:`load`); the module's code is not stored, so :meth:`load` needs it.
+        The file is written to a temporary name and renamed, so a failure leaves an existing file intact.
 
         Parameters
         ----------
         path : str or os.PathLike
-            Destination file.
+            Destination file. An existing gahb model file there is replaced.
+        overwrite : bool, default=False
+            Also replace an existing file that is not a gahb model file (refused otherwise).
+
+        Raises
+        ------
+        OSError
+            For file-system problems, as its subclasses: ``FileNotFoundError`` (the folder does not exist),
+            ``IsADirectoryError``, ``PermissionError``, ``FileExistsError`` (a file that is not a gahb
+            model, without ``overwrite``); a failed write (disk full) is an ``OSError`` too.
 
         See Also
         --------
@@ -463,8 +474,6 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         True
         """
         check_is_fitted(self)
-        from safetensors.torch import save_file
-
         arch = self.architecture
         params = {k: _plain(v) for k, v in self.get_params().items() if k != "architecture"}
         params["architecture"] = arch if isinstance(arch, str) else None
@@ -484,7 +493,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         tensors = {f"network.{k}": v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
         tensors["train_mean_"] = torch.as_tensor(self.train_mean_)
         tensors["loss_curve_"] = torch.as_tensor(np.asarray(self.loss_curve_, dtype=np.float64))
-        save_file(tensors, os.fspath(path), metadata={"gahb": json.dumps(meta)})
+        write_model_file(path, tensors, meta, overwrite)
 
     @classmethod
     def load(cls, path, device="auto", *, architecture=None) -> DiffusionDenoiser:
@@ -511,8 +520,10 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         Raises
         ------
         ValueError
-            If the file is missing, not a safetensors file, not written by gahb, or if ``architecture`` is
-            missing for a custom module (or given for a built-in one, or does not fit the saved weights).
+            If the file is missing, not a safetensors file, not written by gahb, damaged (every field is
+            checked: the parameters against the estimator's constraints, the image shape and mean image
+            against the weights, the weights finite; the message names the field), or if ``architecture``
+            is missing for a custom module (or given for a built-in one, or does not fit the saved weights).
 
         See Also
         --------
@@ -541,31 +552,39 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         fmt = meta.get("format") if isinstance(meta, dict) else None
         if fmt != _FORMAT:
             raise ValueError(f"{path!r} was not written by DiffusionDenoiser.save (format {fmt!r}).")
-        custom = meta.get("custom_architecture")
+        f = check_fields(meta, tensors, cls().get_params(), path)
+        custom = f["custom"]
         if custom is not None and architecture is None:
             raise ValueError(f"{path!r} holds a model with the custom architecture {custom}; pass the same module: "
                              "DiffusionDenoiser.load(path, architecture=...).")
         if custom is None and architecture is not None:
             raise ValueError(f"{path!r} holds a model with a built-in architecture; architecture= is only for "
                              "models saved with a custom module.")
+        params = dict(f["params"], device=str(device))
+        if custom is not None:
+            params["architecture"] = architecture
+        if isinstance(params.get("image_shape"), list):
+            params["image_shape"] = tuple(params["image_shape"])
+        est = cls(**params)
+        try:  # the same constraints as fit and sample (beta=7.5 in a file is as wrong as in the constructor)
+            est._check_sampler_settings()
+            if est.image_shape is not None and check_image_shape(est.image_shape) != f["image_shape_"]:
+                raise ValueError(f"image_shape {est.image_shape} disagrees with image_shape_ {f['image_shape_']}")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path!r} is a damaged gahb model file: field 'params': {exc}") from None
+        est.image_shape_, est.n_features_in_, est.n_iter_ = f["image_shape_"], f["n_features_in_"], f["n_iter_"]
+        est.device_ = resolve_device(device)
+        est.train_mean_ = f["train_mean_"].numpy().astype(np.float64)
+        est.loss_curve_ = f["loss_curve_"].tolist()
         try:
-            params = meta["params"]
-            if custom is not None:
-                params["architecture"] = architecture
-            if params.get("image_shape") is not None:
-                params["image_shape"] = tuple(params["image_shape"])
-            params["device"] = str(device)
-            est = cls(**params)
-            est.image_shape_ = tuple(meta["image_shape_"])
-            est.n_iter_ = int(meta["n_iter_"])
-            est.n_features_in_ = int(meta["n_features_in_"])
-            est.device_ = resolve_device(device)
-            est.train_mean_ = tensors.pop("train_mean_").numpy().astype(np.float64)
-            est.loss_curve_ = tensors.pop("loss_curve_").tolist()
-            weights = {k[len("network.") :]: v for k, v in tensors.items() if k.startswith("network.")}
-            est._restore_network(weights)
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise ValueError(f"{path!r} is a damaged or incompatible gahb model file: {exc}") from exc
+            est._restore_network(f["weights"])
+            check_output_shape(est.network_, torch.zeros((1,) + est.image_shape_, device=est.device_))
+        except (RuntimeError, ValueError) as exc:
+            arch = est.architecture
+            name = arch if isinstance(arch, str) else getattr(arch, "__name__", type(arch).__name__)
+            raise ValueError(f"{path!r} is a damaged or incompatible gahb model file: its network weights do not "
+                             f"fit a {name} network on images of shape {est.image_shape_}: "
+                             f"{str(exc).splitlines()[0]}") from None
         return est
 
     def __deepcopy__(self, memo):

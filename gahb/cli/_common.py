@@ -52,6 +52,8 @@ def add_common_arguments(parser, *, output: str, seed: bool = True, device: bool
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
 
 
+# parameters set by the options of add_common_arguments, under the same names in every command
+COMMON_OPTIONS = {"random_state": "--seed", "device": "--device"}
 _PARAM = re.compile(r"The '(\w+)' parameter of \w+ (must|should)")
 
 
@@ -68,7 +70,7 @@ def usage_errors(options: dict | None = None):
         raise
     except (ValueError, TypeError) as exc:
         msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        names = options or {}
+        names = {**COMMON_OPTIONS, **(options or {})}
         msg = _PARAM.sub(lambda m: f"{names[m.group(1)]} {m.group(2)}" if m.group(1) in names else m.group(0), msg)
         raise UsageError(msg) from exc
 

@@ -69,7 +69,7 @@ def _resolve(args):
 
     sizes = dict(image_size=args.image_size, n_train=args.n_train, n_test=args.n_test, n_psnr_images=args.n_psnr_images)
     for func in (c_alpha_optimality, disk_optimality):  # the experiments' own constraints, before any training
-        check_arguments(func, {k: "--" + k.replace("_", "-") for k in sizes}, **sizes)
+        check_arguments(func, {k: "--" + k.replace("_", "-") for k in sizes}, **sizes, random_state=args.seed)
     with usage_errors(OPTIONS):
         est = DiffusionDenoiser(**{**DEFAULT_ESTIMATOR, "max_iter": args.steps, "width": args.width,
                                    "n_blocks": args.n_blocks, "batch_size": args.batch_size})

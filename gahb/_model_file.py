@@ -1,0 +1,123 @@
+"""Model files of `DiffusionDenoiser`: every field checked on load, file-system errors as ``OSError`` on save.
+
+A model file is safetensors (tensors) plus JSON metadata; loading never unpickles. A damaged or hand-edited
+file must fail with a ``ValueError`` that names the field, never with an ``AttributeError`` from a
+missing key or a shape error from torch long after loading, and never load with out-of-range parameters.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import numbers
+import os
+import tempfile
+
+import torch
+
+__all__ = ["check_fields", "is_gahb_file", "write_model_file"]
+
+
+class _Damaged(ValueError):
+    pass
+
+
+def _int(value, field: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise _Damaged(f"field {field!r} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _vector(tensors: dict, name: str, size: int | None = None) -> torch.Tensor:
+    t = tensors.get(name)
+    if t is None:
+        raise _Damaged(f"tensor {name!r} is missing")
+    if t.dim() != 1 or not t.is_floating_point() or (size is not None and t.numel() != size):
+        want = f"{size} " if size is not None else ""
+        raise _Damaged(f"tensor {name!r} must be a 1-D float tensor of {want}values; got {t.dtype} of shape "
+                       f"{tuple(t.shape)}")
+    return t
+
+
+def check_fields(meta, tensors: dict, known_params, path) -> dict:
+    """The fields of a model file (a ``ValueError`` naming the first bad one): ``params`` (keys checked; values
+    are checked by the estimator's constraints afterwards), ``image_shape_``, ``n_iter_``, ``n_features_in_``,
+    ``train_mean_`` (finite, one value per pixel), ``loss_curve_`` and finite network weights."""
+    try:
+        if not isinstance(meta, dict):
+            raise _Damaged(f"its metadata must be a JSON object; got {type(meta).__name__}")
+        params = meta.get("params")
+        if not isinstance(params, dict):
+            raise _Damaged(f"field 'params' must be a JSON object of parameters; got {type(params).__name__}")
+        unknown = sorted(set(params) - set(known_params))
+        if unknown:
+            raise _Damaged(f"field 'params' holds unknown parameters {unknown} (written by another gahb version?)")
+        shape = meta.get("image_shape_")
+        if not isinstance(shape, list) or len(shape) != 3:
+            raise _Damaged(f"field 'image_shape_' must be a list [C, H, W]; got {shape!r}")
+        shape = tuple(_int(s, f"image_shape_[{i}]", 1) for i, s in enumerate(shape))
+        n_features = _int(meta.get("n_features_in_"), "n_features_in_", 1)
+        if n_features != math.prod(shape):
+            raise _Damaged(f"field 'n_features_in_' is {n_features} but image_shape_ {list(shape)} holds "
+                           f"{math.prod(shape)} pixels")
+        n_iter = _int(meta.get("n_iter_"), "n_iter_", 0)
+        custom = meta.get("custom_architecture")
+        if custom is not None and not isinstance(custom, str):
+            raise _Damaged(f"field 'custom_architecture' must be a class name; got {custom!r}")
+        train_mean = _vector(tensors, "train_mean_", n_features)
+        loss_curve = _vector(tensors, "loss_curve_")
+        weights = {k[len("network."):]: v for k, v in tensors.items() if k.startswith("network.")}
+        if not weights:
+            raise _Damaged("it holds no network weights")
+        for name, t in list(weights.items()) + [("train_mean_", train_mean)]:
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise _Damaged(f"tensor {name!r} holds NaN or infinite values")
+    except _Damaged as exc:
+        raise ValueError(f"{os.fspath(path)!r} is a damaged gahb model file: {exc}.") from None
+    return dict(params=params, image_shape_=shape, n_features_in_=n_features, n_iter_=n_iter, custom=custom,
+                train_mean_=train_mean, loss_curve_=loss_curve, weights=weights)
+
+
+def is_gahb_file(path) -> bool:
+    """True when ``path`` is a safetensors file with gahb metadata (a model or a checkpoint)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            return isinstance(json.loads((f.metadata() or {})["gahb"]), dict)
+    except Exception:  # not safetensors, no gahb metadata, unreadable: not ours
+        return False
+
+
+def write_model_file(path, tensors: dict, meta: dict, overwrite: bool = False) -> None:
+    """Write a model file atomically (temporary file in the same folder, then rename).
+
+    File-system problems are ``OSError`` subclasses naming the path: ``FileNotFoundError`` (no such folder),
+    ``IsADirectoryError``, ``PermissionError``, ``FileExistsError`` (a file that is not a gahb model and
+    ``overwrite`` is False); a failed write leaves an existing file as it was.
+    """
+    from safetensors.torch import save_file
+
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, "the folder of the model file does not exist", folder)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "a model file path names a folder", path)
+    if os.path.exists(path) and not overwrite and not is_gahb_file(path):
+        raise FileExistsError(errno.EEXIST, "the file exists and is not a gahb model file; pass overwrite=True to "
+                              "replace it", path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        try:
+            save_file(tensors, tmp, metadata={"gahb": json.dumps(meta)})
+        except OSError:
+            raise
+        except Exception as exc:  # safetensors reports I/O failures (disk full) as its own error type
+            raise OSError(errno.EIO, f"writing the model file failed: {exc}", path) from exc
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
