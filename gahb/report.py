@@ -8,6 +8,7 @@ selects a backend and never changes the backend of the user's session (a noteboo
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import numbers
@@ -211,19 +212,35 @@ def write_atomic(path, write) -> Path:
     """``write(binary file)`` into a temporary file beside ``path``, then rename it over ``path``.
 
     A failure (disk full, Ctrl-C, a killed process) leaves ``path`` as it was, never half-written, and removes
-    the temporary file; the error propagates.
+    the temporary file; the error propagates, naming ``path``.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    return write_all({Path(path): write})[0]
+
+
+def write_all(writers: dict) -> list[Path]:
+    """Write several files all or nothing: each into a temporary file first, then all renamed into place.
+
+    ``writers`` maps each path to ``write(binary file)``, in the order of the renames. When any write fails
+    (a full disk fails a write, never a rename) no file is replaced and every temporary file is removed.
+    """
+    staged = []
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    return path
+        for path, write in writers.items():
+            path = Path(path)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            staged.append((tmp, path))
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    write(fh)
+            except OSError as exc:  # name the file the user knows, not the temporary one
+                raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from exc
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+    return [path for _, path in staged]
 
 
 def plot_image_grid(images, image_shape=None, *, row_labels=None, col_labels=None, title=None,
@@ -341,6 +358,7 @@ class Report:
         self.parts: list[str] = []
         self.data: dict = {}
         self.figures: list[str] = []
+        self._png: dict[str, bytes] = {}
         self._t0 = time.perf_counter()
         self.output_dir.mkdir(parents=True, exist_ok=True)
 
@@ -359,15 +377,22 @@ class Report:
         self.parts.append(markdown_table(rows, columns, precision))
 
     def add_figure(self, fig, name: str, caption: str = "", dpi: int = 100) -> Path:
-        """Save ``fig`` as ``<output_dir>/<name>.png`` and embed it in the markdown with a relative link."""
+        """Render ``fig`` as ``<output_dir>/<name>.png`` (written by :meth:`write`) and embed it with a relative link."""
         fname = name if name.endswith(".png") else name + ".png"
-        path = save_figure(fig, self.output_dir / fname, dpi=dpi)
+        path = self.output_dir / fname
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=dpi, bbox_inches="tight")
+        self._png[fname] = png.getvalue()
         self.figures.append(fname)
         self.parts.append(f"![{caption or name}]({fname})" + (f"\n\n*{caption}*" if caption else ""))
         return path
 
     def write(self, md_name: str = "report.md", json_name: str = "report.json"):
-        """Write ``report.md`` and ``report.json``; returns both paths."""
+        """Write the figures, ``report.json`` and ``report.md``, all or nothing; returns the paths of the last two.
+
+        Every file goes to a temporary name first and is renamed into place only when all are written, so a
+        full disk, Ctrl-C or a crash never leaves a half-written report or a mix of two runs' files.
+        """
         data = dict(self.data)
         data.setdefault("title", self.title)
         data.setdefault("figures", list(self.figures))
@@ -375,7 +400,9 @@ class Report:
         md = "# " + self.title + "\n\n" + "\n\n".join(self.parts) + "\n"
         md_path = self.output_dir / md_name
         json_path = self.output_dir / json_name
-        js = json.dumps(to_jsonable(data), indent=2, allow_nan=False)
-        write_atomic(json_path, lambda fh: fh.write(js.encode("utf-8")))
-        write_atomic(md_path, lambda fh: fh.write(md.encode("utf-8")))  # last: report.md marks a finished report
+        js = json.dumps(to_jsonable(data), indent=2, allow_nan=False).encode("utf-8")
+        files = {self.output_dir / name: (lambda fh, b=png: fh.write(b)) for name, png in self._png.items()}
+        files[json_path] = lambda fh: fh.write(js)
+        files[md_path] = lambda fh: fh.write(md.encode("utf-8"))  # renamed last: report.md marks a finished report
+        write_all(files)
         return md_path, json_path

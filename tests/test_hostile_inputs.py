@@ -332,8 +332,8 @@ def test_the_saving_rows_lose_nothing(ctx):
 
 # ----------------------------------------------------------------------------------------------- commands
 # {tmp} is the folder of the command rows: {tmp}/empty (no images), {tmp}/nested (images in sub/ only),
-# {tmp}/notes.txt (a file), {tmp}/done and {tmp}/done-opt/disks (an earlier run's report.md); {out} is a folder
-# that does not exist (and must not exist after a refused command).
+# {tmp}/notes.txt (a file), {tmp}/done and {tmp}/done-opt/disks (an earlier run's report.md), {tmp}/read-only;
+# {tmp}/out does not exist (and must not exist after a refused command).
 _T, _O = ["transition"], ["optimality", "disks"]
 CLI_CASES = [
     (_T + ["--beta", "0"], "--beta must be"),
@@ -377,7 +377,9 @@ CLI_CASES = [
     (_O + ["-o", "{tmp}/done-opt"], "already holds report.md"),
     (["optimality", "everything"], "invalid choice"),
     (["nosuchcommand"], "invalid choice"),
-] + ([(_T + ["--device", "cuda"], "CUDA is not available"), (_O + ["--device", "cuda:1"], "CUDA")] if NO_CUDA else [])
+] + ([(_T + ["--device", "cuda"], "CUDA is not available"), (_O + ["--device", "cuda:1"], "CUDA")] if NO_CUDA else []) \
+  + ([(_T + ["-o", "{tmp}/read-only/rep"], "is not writable: Permission denied"),
+      (_O + ["-o", "{tmp}/read-only/rep"], "is not writable: Permission denied")] if os.geteuid() != 0 else [])
 
 
 def _argv(argv, tmp):
@@ -393,8 +395,9 @@ def cli_results(tmp_path_factory):
     from PIL import Image
 
     tmp = tmp_path_factory.mktemp("cli")
-    for d in ("empty", "nested/sub", "done", "done-opt/disks"):
+    for d in ("empty", "nested/sub", "done", "done-opt/disks", "read-only"):
         (tmp / d).mkdir(parents=True)
+    (tmp / "read-only").chmod(0o500)  # refuses writes to everyone but root
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp / "nested" / "sub" / "a.png")
     (tmp / "notes.txt").write_text("x")
     for d in ("done", "done-opt/disks"):

@@ -118,19 +118,19 @@ def run(args) -> int:
     written = []
     if args.experiment in ("c-alpha", "all"):
         res = c_alpha_optimality(alphas, **common, n_compare=4 if args.quick else 8)
-        _save(res, out / "c-alpha")
         written.append(write_c_alpha_report(res, out / "c-alpha")[0])
+        _save(res, out / "c-alpha")
     if args.experiment in ("disks", "shuffled", "all"):
         disk = disk_optimality(**common, return_model=True, n_eigen_images=2 if args.quick else 8)
-        _save(disk, out / "disks")
         written.append(write_disk_report(disk, out / "disks")[0])
+        _save(disk, out / "disks")
         if args.experiment in ("shuffled", "all"):
             n = args.n_train
             sh = shuffled_control(disk.data.data[:n], disk.data.data[n:], disk.data.image_shape,
                                   base_model=disk.model, **{k: common[k] for k in
                                   ("estimator", "window", "n_psnr_images", "device", "random_state", "verbose")})
-            _save(sh, out / "shuffled")
             written.append(write_shuffled_report(sh, out / "shuffled")[0])
+            _save(sh, out / "shuffled")
     for path in written:
         say(args, f"wrote {path}")
     return 0

@@ -1,0 +1,154 @@
+"""Corrupt files never escape the documented exception: model files, IDX files and loader caches.
+
+Each small valid file is truncated at every offset and fed random bytes and random byte flips (Hypothesis).
+A model file or an IDX file either loads or raises ``ValueError``; a cache is rebuilt (with a warning) and
+the loader returns exactly the folder's images, or, when the damage leaves a readable ``.npz`` without
+gahb's key, the loader refuses it with ``ValueError`` and leaves it alone. The default run keeps the budget
+small (about a second per file); ``-m slow`` runs the long version.
+"""
+
+import gzip
+import os
+import shutil
+import struct
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gahb import DiffusionDenoiser
+from gahb.datasets import load_idx, load_image_folder
+
+PIL = pytest.importorskip("PIL")
+from PIL import Image  # noqa: E402
+
+QUICK = settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+LONG = settings(max_examples=1500, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FILE_BYTES = st.binary(min_size=0, max_size=300)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fuzz")
+    X = np.random.default_rng(0).random((6, 16))
+    model = tmp / "model.safetensors"
+    DiffusionDenoiser(width=2, n_blocks=1, max_iter=1, batch_size=2, image_shape=(4, 4), random_state=0,
+                      device="cpu").fit(X).save(model)
+    idx_raw = bytes([0, 0, 0x08, 2]) + struct.pack(">II", 3, 5) + bytes(range(15))
+    folder = tmp / "imgs"
+    folder.mkdir()
+    for k in range(2):
+        Image.fromarray((X[k].reshape(4, 4) * 255).astype(np.uint8)).save(folder / f"{k}.png")
+    cache = tmp / "cache.npz"
+    expected = load_image_folder(folder, image_size=None, crop=None, cache=cache).data
+    return dict(tmp=tmp, model=model.read_bytes(), idx=idx_raw, idx_gz=gzip.compress(idx_raw, mtime=0),
+                folder=folder, cache=cache.read_bytes(), expected=expected)
+
+
+def _load_model(path):
+    try:
+        DiffusionDenoiser.load(path, device="cpu")
+    except ValueError:
+        pass
+
+
+def _load_idx(path):
+    try:
+        load_idx(path)
+    except ValueError:
+        pass
+
+
+def _load_cached(files, path):
+    """The loader with a damaged cache: the right images, or ValueError for a readable foreign .npz."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "cannot be read ... rebuilding it"
+        try:
+            out = load_image_folder(files["folder"], image_size=None, crop=None, cache=path).data
+        except ValueError as exc:
+            assert "not a cache written by gahb" in str(exc)
+            return
+    np.testing.assert_array_equal(out, files["expected"])
+
+
+LOADERS = {"model": (_load_model, ".safetensors"), "idx": (_load_idx, ".idx"), "idx_gz": (_load_idx, ".gz")}
+
+
+def _run(files, kind, data, name="f"):
+    if kind == "cache":
+        path = files["tmp"] / f"{name}.npz"
+        path.write_bytes(data)
+        _load_cached(files, path)
+        return
+    load, suffix = LOADERS[kind]
+    path = files["tmp"] / f"{name}{suffix}"
+    path.write_bytes(data)
+    load(path)
+
+
+def _truncations(data, step=1):
+    return range(0, len(data), step)
+
+
+@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+def test_every_truncation(files, kind):
+    data = files[kind]
+    # the model file's header and metadata at every offset, its tensor bytes every 7th (each cut is a full load)
+    step = 1 if kind != "model" else 7
+    offsets = list(_truncations(data, step))
+    if kind == "model":
+        header = 8 + struct.unpack("<Q", data[:8])[0]
+        offsets = sorted(set(range(header + 1)) | set(offsets))
+    for n in offsets:
+        _run(files, kind, data[:n], "cut")
+
+
+@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+@QUICK
+@given(junk=FILE_BYTES)
+def test_random_bytes(files, kind, junk):
+    _run(files, kind, junk, "junk")
+
+
+@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+@QUICK
+@given(data=st.data())
+def test_byte_flips(files, kind, data):
+    raw = bytearray(files[kind])
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    _run(files, kind, bytes(raw), "flip")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+@LONG
+@given(data=st.data())
+def test_byte_flips_long(files, kind, data):
+    raw = bytearray(files[kind])
+    for _ in range(data.draw(st.integers(1, 16))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(raw)))
+    _run(files, kind, bytes(raw[:cut]), "flip-long")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+@LONG
+@given(junk=st.binary(min_size=0, max_size=4096))
+def test_random_bytes_long(files, kind, junk):
+    _run(files, kind, junk, "junk-long")
+
+
+@pytest.mark.slow
+def test_every_truncation_of_the_whole_model_file(files):
+    for n in range(len(files["model"])):
+        _run(files, "model", files["model"][:n], "cut-all")
+
+
+def test_nothing_left_behind(files):
+    """No temporary files from the rebuilt caches; the originals are intact."""
+    assert not list(files["tmp"].glob("**/.gahb-cache-*"))
+    assert os.path.isfile(files["folder"] / "0.png") and shutil.disk_usage(files["tmp"]).free > 0
