@@ -112,14 +112,19 @@ def test_random_bytes(files, kind, junk):
     _run(files, kind, junk, "junk")
 
 
+def _flipped(raw, data, max_flips):
+    """``raw`` with 1 to ``max_flips`` bytes set to values drawn by Hypothesis."""
+    raw = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, max_flips))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    return bytes(raw)
+
+
 @pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
 @QUICK
 @given(data=st.data())
 def test_byte_flips(files, kind, data):
-    raw = bytearray(files[kind])
-    for _ in range(data.draw(st.integers(1, 4))):
-        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
-    _run(files, kind, bytes(raw), "flip")
+    _run(files, kind, _flipped(files[kind], data, 4), "flip")
 
 
 @pytest.mark.slow
@@ -127,11 +132,8 @@ def test_byte_flips(files, kind, data):
 @LONG
 @given(data=st.data())
 def test_byte_flips_long(files, kind, data):
-    raw = bytearray(files[kind])
-    for _ in range(data.draw(st.integers(1, 16))):
-        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
-    cut = data.draw(st.integers(0, len(raw)))
-    _run(files, kind, bytes(raw[:cut]), "flip-long")
+    raw = _flipped(files[kind], data, 16)
+    _run(files, kind, raw[: data.draw(st.integers(0, len(raw)))], "flip-long")
 
 
 @pytest.mark.slow
