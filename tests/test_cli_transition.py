@@ -44,3 +44,16 @@ def test_transition_rejects_bad_sizes(tmp_path, capsys):
     assert main(["transition", "--sizes", "a,b", "-o", str(tmp_path / "x")]) == 2
     assert "--sizes" in capsys.readouterr().err
     assert main(["transition", "--dataset", "photo-tiles", "-o", str(tmp_path / "y")]) == 2
+
+
+def test_quick_never_overrides_explicit_options(tmp_path):
+    """--quick fills only the options not given: an explicit --image-size or --steps wins, in both commands."""
+    from gahb.cli import build_parser, optimality, transition
+
+    parser = build_parser()
+    args = parser.parse_args(["transition", "--quick", "--image-size", "10", "--steps", "7", "-o", str(tmp_path / "t")])
+    _, est = transition._resolve(args)
+    assert est.max_iter == 7 and est.image_shape == (10, 10) and args.width == transition.QUICK["width"]
+    args = parser.parse_args(["optimality", "--quick", "--image-size", "12", "--steps", "5", "-o", str(tmp_path / "o")])
+    _, _, est = optimality._resolve(args)
+    assert est.max_iter == 5 and args.image_size == 12 and args.n_train == optimality.QUICK["n_train"]
