@@ -19,7 +19,7 @@ from gahb._sampling import SamplingMixin
 from gahb._utils import psnr, resolve_device, to_images, to_rows
 from gahb.core.nn import Denoiser, build_network, init_weights_
 from gahb.core.random import torch_generator
-from gahb.core.training import lr_factor, sample_sigma, train_step
+from gahb.core.training import lr_factor, rescale_uniform, sample_sigma, train_step
 
 __all__ = ["DiffusionDenoiser"]
 
@@ -61,6 +61,10 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     noise_distribution : {"quadratic", "uniform"}, default="quadratic"
         ``quadratic``: σ = σ_max·u² with u ~ U(0, 1) (the paper's code; over-samples small noise).
         ``uniform``: σ = σ_max·u.
+    rescale : {None, "uniform"}, default=None
+        ``"uniform"`` multiplies each clean training image by its own a ~ U(0, 1) before the noise is added
+        (the paper's positive intensity rescaling, App. C.2, Fig. 19): one image then trains the denoiser on
+        the whole ray {a·x}. ``None`` trains on the images as given.
     score_sigma : float, default=0.1
         Noise level at which :meth:`score` measures denoising PSNR.
     h0, beta, sigma_0, sigma_final, max_sample_steps, sample_init
@@ -116,6 +120,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         "lr_schedule": [StrOptions({"halving", "cosine", "constant"})],
         "sigma_max": [Interval(numbers.Real, 0, None, closed="neither")],
         "noise_distribution": [StrOptions({"quadratic", "uniform"})],
+        "rescale": [None, StrOptions({"uniform"})],
         "score_sigma": [Interval(numbers.Real, 0, None, closed="neither")],
         "h0": [Interval(numbers.Real, 0, 1, closed="right")],
         "beta": [Interval(numbers.Real, 0, 1, closed="right")],
@@ -141,6 +146,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         lr_schedule="halving",
         sigma_max=1.0,
         noise_distribution="quadratic",
+        rescale=None,
         score_sigma=0.1,
         h0=0.01,
         beta=0.1,
@@ -163,6 +169,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         self.lr_schedule = lr_schedule
         self.sigma_max = sigma_max
         self.noise_distribution = noise_distribution
+        self.rescale = rescale
         self.score_sigma = score_sigma
         self.h0 = h0
         self.beta = beta
@@ -235,7 +242,10 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
                     group["lr"] = self.learning_rate * lr_factor(step, self.max_iter, self.lr_schedule)
                 idx = torch.randint(n, (self.batch_size,), generator=g_batch).to(device)
                 sigma = sample_sigma(self.batch_size, self.sigma_max, self.noise_distribution, g_noise, device)
-                loss = train_step(net, optimizer, data[idx], sigma, g_noise)
+                x = data[idx]
+                if self.rescale == "uniform":
+                    x = rescale_uniform(x, g_noise)
+                loss = train_step(net, optimizer, x, sigma, g_noise)
                 if not np.isfinite(loss):
                     raise FloatingPointError(
                         f"training loss became {loss} at step {step}; lower learning_rate or check X."

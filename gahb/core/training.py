@@ -7,13 +7,19 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["sample_sigma", "lr_factor", "train_step"]
+__all__ = ["sample_sigma", "rescale_uniform", "lr_factor", "train_step"]
 
 
 def sample_sigma(n: int, sigma_max: float, distribution: str, generator: torch.Generator, device) -> torch.Tensor:
     """Per-image noise levels: ``quadratic`` σ = σ_max·u² (paper code, SPEC §4) or ``uniform`` σ = σ_max·u."""
     u = torch.rand(n, generator=generator, device=device)
     return sigma_max * (u * u if distribution == "quadratic" else u)
+
+
+def rescale_uniform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Positive intensity rescaling a·x with a ~ U(0, 1) per image (paper App. C.2, Fig. 19)."""
+    a = torch.rand(x.shape[0], generator=generator, device=x.device)
+    return a.view(-1, 1, 1, 1) * x
 
 
 def lr_factor(step: int, max_iter: int, schedule: str) -> float:
