@@ -16,6 +16,7 @@ from gahb.cli._common import Parser, UsageError, debug_requested, remove_empty_c
 SUBCOMMANDS = {
     "transition": ("gahb.cli.transition", "memorization -> generalization sweep over training-set size N"),
     "optimality": ("gahb.cli.optimality", "GAHB optimality experiments: C-alpha slopes, disks, shuffled control"),
+    "figure": ("gahb.cli.figure", "reproduce a figure of the paper (Figs 1-21) as a report; --list: the catalogue"),
 }
 
 

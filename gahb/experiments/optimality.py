@@ -68,18 +68,25 @@ def _noisy(x, sigma, seed, index=0):
     return x + sigma * torch.randn(x.shape, generator=g, dtype=torch.float64).numpy()
 
 
-def adaptive_spectrum(denoiser, x, sigma, *, n_components=None, random_state=0, index=0):
+def adaptive_spectrum(denoiser, x, sigma, *, n_components=None, random_state=0, index=0, image_shape=None):
     """Jacobian eigen-analysis of ``denoiser`` at y = x + sigma z for one clean row ``x``.
 
-    Returns a Bunch: ``eigenvalues``, ``components`` (k, d), ``coefficients`` <x, e_k(y)>, ``noisy``,
-    ``denoised``, ``effective_dimension`` (tr J), ``asymmetry``, ``homogeneity_error``.
+    ``denoiser`` is a fitted estimator or a torch callable (then ``image_shape`` is needed). Returns a
+    Bunch: ``eigenvalues``, ``components`` (k, d), ``coefficients`` <x, e_k(y)>, ``noisy``, ``denoised``,
+    ``effective_dimension`` (tr J), ``asymmetry``, ``homogeneity_error``.
     """
     x = np.asarray(x, np.float64).reshape(1, -1)
     y = _noisy(x, sigma, resolve_seed(random_state), index)
-    eb = JacobianEigenbasis(denoiser, n_components=n_components, random_state=random_state).fit(x)
+    eb = JacobianEigenbasis(denoiser, n_components=n_components, image_shape=image_shape,
+                            random_state=random_state).fit(x)
     coef = eb.transform(y, X_clean=x)[0]
+    if hasattr(denoiser, "transform"):
+        denoised = np.asarray(denoiser.transform(y), np.float64)[0]
+    else:
+        with torch.no_grad():
+            denoised = denoiser(torch.as_tensor(y).reshape((1,) + eb.image_shape_)).reshape(-1).double().numpy()
     return Bunch(eigenvalues=eb.eigenvalues_[0], components=eb.components_[0], coefficients=coef, noisy=y[0],
-                 denoised=np.asarray(denoiser.transform(y), np.float64)[0], sigma=float(sigma),
+                 denoised=denoised, sigma=float(sigma),
                  effective_dimension=float(eb.effective_dimension_[0]), asymmetry=float(eb.asymmetry_[0]),
                  homogeneity_error=float(eb.homogeneity_error_[0]))
 
