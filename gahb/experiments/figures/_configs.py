@@ -15,7 +15,7 @@ __all__ = ["CONFIGS", "ASSUMED_TFLOPS", "estimate"]
 ASSUMED_TFLOPS = 200.0
 
 _UNET_CPU = dict(architecture="unet", width=16, n_blocks=2, max_iter=3000, batch_size=64)
-_BFCNN_CPU = dict(architecture="bfcnn", width=16, n_layers=8, max_iter=2000, batch_size=32)
+_BFCNN_CPU = dict(architecture="bfcnn", width=16, n_layers=8, max_iter=1000, batch_size=32)
 _BFCNN_QUICK = dict(architecture="bfcnn", width=8, n_layers=4, max_iter=30, batch_size=16)
 _UNET_QUICK = dict(architecture="unet", width=8, n_blocks=2, max_iter=60, batch_size=16)
 _SAMPLER_CPU = dict(beta=1.0, h0=0.01, max_sample_steps=1000)
@@ -41,8 +41,8 @@ _TRANSITION_BFCNN = {
 }
 _C_ALPHA = {
     "quick": dict(alphas=(1, 2), image_size=8, n_train=100, n_test=8, n_psnr_images=8, estimator=_UNET_QUICK),
-    "cpu": dict(alphas=(1, 2, 3, 5), image_size=16, n_train=4000, n_test=200, n_psnr_images=200,
-                estimator={**_UNET_CPU, "lr_schedule": "halving"}),
+    "cpu": dict(alphas=(1, 2, 3, 5), image_size=16, n_train=2000, n_test=200, n_psnr_images=200,
+                estimator={**_UNET_CPU, "max_iter": 1500}),
     "paper": dict(alphas=(1, 2, 3, 4, 5), image_size=80, n_train=100_000, n_test=300, n_psnr_images=300,
                   estimator={**_UNET_PAPER, "max_iter": _EPOCHS * 100_000 // 512}),
 }
@@ -54,7 +54,7 @@ _C_ALPHA_BFCNN = {
 }
 _MANIFOLD = {
     "quick": dict(image_size=8, n_train=100, n_test=8, estimator=_BFCNN_QUICK),
-    "cpu": dict(image_size=16, n_train=2000, n_test=100, estimator=_BFCNN_CPU),
+    "cpu": dict(image_size=16, n_train=1000, n_test=100, estimator=_BFCNN_CPU),
     "paper": dict(image_size=40, n_train=100_000, n_test=300,
                   estimator={**_BFCNN_PAPER, "max_iter": _EPOCHS * 100_000 // 512}),
 }
@@ -62,7 +62,7 @@ _RESOLUTION = {
     "quick": dict(image_sizes=(4, 8), n_blocks={4: 1, 8: 2}, sizes=(1, 8), n_psnr_images=8,
                   estimator=_UNET_QUICK, threshold=1.0),
     "cpu": dict(image_sizes=(8, 16, 32), n_blocks={8: 1, 16: 2, 32: 3}, sizes=(1, 10, 100, 1000), n_psnr_images=100,
-                estimator={**_UNET_CPU, "width": 8, "max_iter": 1500, "batch_size": 32}, threshold=1.0),
+                estimator={**_UNET_CPU, "width": 8, "max_iter": 800, "batch_size": 32}, threshold=1.0),
     "paper": dict(image_sizes=(20, 40, 80, 160), n_blocks={20: 1, 40: 2, 80: 3, 160: 4},
                   sizes=(1, 10, 100, 1000, 10000, 100000), n_psnr_images=300, estimator=_UNET_PAPER, threshold=1.0),
 }
