@@ -38,6 +38,8 @@ class Figure:
 
 
 _DL = "synthetic dead-leaves images 12 x 12 (occluding ellipses), bias-free UNet of width 16"
+_DL_BF = "dead leaves 12 x 12, BF-CNN of width 16, 8 layers"
+_CA_BF = "16 x 16 C^alpha images, BF-CNN of width 16, 8 layers"
 FIGURES = {f.number: f for f in [
     Figure(1, "Train and test denoising PSNR against noise level, per training-set size N (CelebA 80 x 80, UNet)",
            "Small N: train PSNR rises with unit slope while test PSNR stays flat (memorization); at N = 10^5 the "
@@ -86,17 +88,17 @@ FIGURES = {f.number: f for f in [
     Figure(11, "Train and test PSNR per N, BF-CNN on CelebA-HQ 40 x 40",
            "A BF-CNN shows the same transition, converging by N = 10^4; its N = 1 curve follows the optimal "
            "one-image line at large noise.", "transition_bfcnn", data="celeba-hq",
-           stand_in="dead leaves 12 x 12, BF-CNN of width 16, 8 layers"),
+           stand_in=_DL_BF),
     Figure(12, "Samples and similarity histograms, BF-CNN on CelebA-HQ 40 x 40",
            "BF-CNN models trained on disjoint sets of 10^4 faces generate nearly the same samples.",
-           "transition_bfcnn", data="celeba-hq", stand_in="dead leaves 12 x 12, BF-CNN of width 16, 8 layers"),
+           "transition_bfcnn", data="celeba-hq", stand_in=_DL_BF),
     Figure(13, "Deterministic samples of BF-CNNs on LSUN 32 x 32",
            "With a deterministic reverse diffusion the two BF-CNNs trained on 20,000 bedrooms each give nearly "
            "the same samples.", "transition_bfcnn", data="lsun32",
            stand_in="dead leaves 12 x 12, BF-CNN (gahb's CPU sampler is deterministic: beta = 1)"),
     Figure(14, "Similarity histograms of BF-CNNs on LSUN 32 x 32, N = 20,000",
            "Model-vs-model similarity is near 1 while samples are farther from their nearest training images.",
-           "transition_bfcnn", data="lsun32", stand_in="dead leaves 12 x 12, BF-CNN of width 16, 8 layers"),
+           "transition_bfcnn", data="lsun32", stand_in=_DL_BF),
     Figure(15, "Train - test PSNR gap against N at several image sizes, capacity scaled per Table 1",
            "The N needed to generalize grows with image size, but much less than the number of pixels: less from "
            "80 to 160 pixels than from 40 to 80.", "resolution", data="celeba",
@@ -104,13 +106,13 @@ FIGURES = {f.number: f for f in [
            paper_numbers={"threshold gap": "not given", "UNet parameters 20/40/80/160": "360k / 1.8m / 7.6m / 31m"}),
     Figure(16, "BF-CNN on 40 x 40 C^alpha images: near-optimal, eigenvectors for alpha = 4 and 2",
            "A BF-CNN is also near optimal on C^alpha images; less regular contours give more localized "
-           "harmonics.", "c_alpha_bfcnn", stand_in="16 x 16 C^alpha images, BF-CNN of width 16, 8 layers"),
+           "harmonics.", "c_alpha_bfcnn", stand_in=_CA_BF),
     Figure(17, "Separate regularities: contour alpha_1 in {1.5, 2, 4}, background alpha_2 = 8, sigma = 0.2",
            "The more regular the contour, the less localized the harmonics along it and the faster the "
-           "coefficients decay.", "regularities", stand_in="16 x 16 C^alpha images, BF-CNN of width 16, 8 layers"),
+           "coefficients decay.", "regularities", stand_in=_CA_BF),
     Figure(18, "One more C^alpha example (alpha = 3), BF-CNN",
            "The adaptive basis of an alpha = 3 image: harmonics in the regions and along the contour.",
-           "c_alpha_bfcnn", stand_in="16 x 16 C^alpha images, BF-CNN of width 16, 8 layers"),
+           "c_alpha_bfcnn", stand_in=_CA_BF),
     Figure(19, "One image with positive intensity rescaling (a ray): the BF-CNN's basis",
            "Trained on one image and its rescalings, the network's first eigenvector is the image itself, but the "
            "next ones are 2-D harmonics with non-zero shrinkage: slower decay than the optimal projection.",

@@ -74,13 +74,15 @@ def _transition(ctx, experiment, dataset):
     def compute():
         cfg = ctx.config(experiment)
         side, sizes = cfg["image_size"], list(cfg["sizes"])
-        X, desc = _pool(ctx, dataset, 2 * sizes[-1] + cfg["n_psnr_images"], side)
+        n_held = min(100, cfg["n_psnr_images"])  # never seen by the sweep: test images of Figs 3 and 21
+        X, desc = _pool(ctx, dataset, 2 * sizes[-1] + cfg["n_psnr_images"] + n_held, side)
+        X, held = X[:-n_held], X[-n_held:]
         est = ctx.estimator(cfg["estimator"], image_shape=(side, side))
         res = generalization_curve(est, X, sizes, image_shape=(side, side), n_samples=cfg["n_samples"],
                                    sample_random_state=ctx.seed, random_state=ctx.seed,
                                    n_psnr_images=cfg["n_psnr_images"], n_jobs=ctx.n_jobs, verbose=ctx.verbose,
                                    keep_estimators=True)
-        res.description, res.pool = desc, X
+        res.description, res.pool, res.heldout = desc, X, held
         return res
 
     return ctx.get((experiment, dataset if ctx.data_path else "stand-in"), compute)
@@ -98,6 +100,18 @@ def _finish(rep, fig, ctx, comparison, setup):
                               setup=setup, command=f"gahb figure {fig.number}" + (" --quick" if ctx.quick else ""),
                               comparison=comparison)
     return rep.write()
+
+
+def _absorb(rep, fig, ctx, setup):
+    """Take over the report an existing experiment writer just wrote into the folder, under the figure's header."""
+    import json
+
+    prior = json.loads((rep.output_dir / "report.json").read_text())
+    md = (rep.output_dir / "report.md").read_text().split("\n", 2)[-1]
+    _header(rep, fig, ctx, setup)
+    rep.parts.append(md)
+    rep.figures.extend(prior.get("figures", []))
+    rep.data.update({k: v for k, v in prior.items() if k not in ("title", "figures", "report_seconds")})
 
 
 def _header(rep, fig, ctx, setup):
@@ -167,7 +181,7 @@ def _fig3(fig, ctx, rep):
     res = _transition(ctx, "transition", fig.data)
     big = res.sizes[-1]
     model = res.estimators_[(big, "A")]
-    x = res.pool[2 * big]  # a held-out image
+    x = res.heldout[0]
     sp = adaptive_spectrum(model, x, 0.15, random_state=ctx.seed)
     d = x.size
     setup = f"model A of the N = {big} run ({res.description}), held-out image, sigma = 0.15."
@@ -273,14 +287,7 @@ def _fig_optimality(fig, ctx, rep):
         rows = [(f"slope alpha = {r.alpha:g} (optimal {r.optimal_slope:.2f})", r.paper_slope if fig.number == 4
                  else "near optimal", r.slope) for r in res.results]
         opt.write_c_alpha_report(res, rep.output_dir)
-    import json
-
-    prior = json.loads((rep.output_dir / "report.json").read_text())
-    md = (rep.output_dir / "report.md").read_text().split("\n", 2)[-1]
-    _header(rep, fig, ctx, setup)
-    rep.parts.append(md)
-    rep.figures.extend(prior.get("figures", []))
-    rep.data.update({k: v for k, v in prior.items() if k not in ("title", "figures", "report_seconds")})
+    _absorb(rep, fig, ctx, setup)
     return setup, _rows(rows)
 
 
@@ -353,19 +360,12 @@ def _fig21(fig, ctx, rep):
     cfg = ctx.config("transition")
     side = cfg["image_size"]
     X = res.pool
-    sh = shuffled_control(X[:big], X[2 * big : 2 * big + 100], (side, side), sigma=0.3,
+    sh = shuffled_control(X[:big], res.heldout, (side, side), sigma=0.3,
                           estimator=ctx.estimator(cfg["estimator"]), base_model=res.estimators_[(big, "A")],
                           n_psnr_images=min(100, cfg["n_psnr_images"]), device=ctx.device, random_state=ctx.seed)
     setup = f"{res.description}; model A of N = {big} against the same training on shuffled pixels, sigma = 0.3."
     write_shuffled_report(sh, rep.output_dir)
-    import json
-
-    prior = json.loads((rep.output_dir / "report.json").read_text())
-    md = (rep.output_dir / "report.md").read_text().split("\n", 2)[-1]
-    _header(rep, fig, ctx, setup)
-    rep.parts.append(md)
-    rep.figures.extend(prior.get("figures", []))
-    rep.data.update({k: v for k, v in prior.items() if k not in ("title", "figures", "report_seconds")})
+    _absorb(rep, fig, ctx, setup)
     d = side * side
     lam_s, lam_o = sh.shuffled.spectrum.eigenvalues, sh.original.spectrum.eigenvalues
     rows = [(f"shuffled lambda at k/d = {k}/{PAPER_D} (unshuffled)", v, f"{np.interp(k / PAPER_D * d, np.arange(d), lam_s):.3f}"
