@@ -61,6 +61,8 @@ def _status(fig) -> str:
         return f"not reproducible here: {fig.reason}"
     paper = "" if fig.data == "synthetic" else (f"; the paper's data ({_NEEDS_DATA[fig.data]}) is not on this machine "
                                                  "(gahb never downloads): run with --data-path")
+    if not GALLERY.is_dir():
+        return "see the documentation's gallery (no gallery next to this installation)" + paper
     if not path.is_file():
         return "not yet run at CPU scale" + paper
     fig_data = json.loads(path.read_text())["figure"]

@@ -183,6 +183,10 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     if isinstance(n_psnr_images, bool) or not isinstance(n_psnr_images, (numbers.Integral, np.integer)) \
             or n_psnr_images < 1:
         raise ValueError(f"n_psnr_images must be a positive integer; got {n_psnr_images!r}.")
+    if patch_size is not None and (isinstance(patch_size, bool) or not isinstance(patch_size, (numbers.Integral,
+                                   np.integer)) or not 2 <= patch_size <= min((image_shape or (0, 0, 0))[1:])):
+        raise ValueError(f"patch_size must be an integer from 2 to the image side (and needs image_shape); "
+                         f"got {patch_size!r}.")
     seed = resolve_seed(random_state)
     sample_seed = resolve_seed(sample_random_state)
     rng = np.random.default_rng(seed)
