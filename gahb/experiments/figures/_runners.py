@@ -236,7 +236,9 @@ def _fig6(fig, ctx, rep):
     rep.add_figure(f, "data_baseline", "Nearest similarity of each image of one training set to the other set")
     rows = [("largest similarity", "< 0.95", float(np.max(b.similarity))), ("median", "-", b.median),
             ("fraction above 0.95", "0", float(np.mean(b.similarity > 0.95)))]
-    rep.data["data_baseline"] = dict(similarity=b.similarity)
+    counts, edges = np.histogram(b.similarity, bins=40)
+    rep.data["data_baseline"] = dict(histogram_counts=counts, histogram_edges=edges, median=b.median,
+                                     max=float(np.max(b.similarity)))
     return setup, _rows(rows)
 
 
