@@ -18,12 +18,13 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from gahb._checks import check_image_shape, resolve_seed
 from gahb.core.optimal import SubspaceProjection
 from gahb.denoiser import DiffusionDenoiser
-from gahb.experiments.optimality import SLOPE_WINDOW, _curve, _curve_axes, _vec_grid, adaptive_spectrum
+from gahb.experiments._optimality_reports import _curve_axes, _vec_grid
+from gahb.experiments.optimality import SLOPE_WINDOW, _curve, adaptive_spectrum
 from gahb.metrics import paper_sigmas
 
 __all__ = ["intensity_rescaling", "sine_cone", "sine_plane", "ManifoldDenoising"]
@@ -71,7 +72,7 @@ def _homogeneity(den, y, scales=(0.25, 0.5, 2.0)):
 
 
 _COMMON = {
-    "estimator": "no_validation",
+    "estimator": [None, HasMethods(["fit", "set_params"])],
     "sigma": [Interval(numbers.Real, 0, None, closed="neither")],
     "sigmas": [None, "array-like"],
     "random_state": ["random_state"],

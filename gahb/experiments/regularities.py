@@ -13,11 +13,12 @@ import time
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from gahb._checks import resolve_seed
+from gahb.experiments._optimality_reports import _vec_grid
 from gahb.experiments.manifolds import _estimator
-from gahb.experiments.optimality import SLOPE_WINDOW, _curve, _vec_grid, adaptive_spectrum
+from gahb.experiments.optimality import SLOPE_WINDOW, _curve, adaptive_spectrum
 from gahb.metrics import paper_sigmas
 
 __all__ = ["separate_regularities", "SeparateRegularities", "participation_ratio", "coefficient_decay"]
@@ -50,7 +51,7 @@ def coefficient_decay(coefficients, k_range=(1, None)) -> float:
         "image_size": [Interval(numbers.Integral, 4, None, closed="left")],
         "n_train": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_test": [Interval(numbers.Integral, 1, None, closed="left")],
-        "estimator": "no_validation",
+        "estimator": [None, HasMethods(["fit", "set_params"])],
         "sigma": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_images": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_vectors": [Interval(numbers.Integral, 1, None, closed="left")],

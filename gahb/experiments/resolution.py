@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from gahb._checks import resolve_seed
 from gahb.metrics import PAPER_SIGMAS, psnr_curve, psnr_gap
@@ -54,7 +54,7 @@ def _fit_gap(estimator, X, n, n_max, image_size, n_blocks, sigmas, n_psnr, seed)
 
 @validate_params(
     {
-        "estimator": "no_validation",
+        "estimator": [HasMethods(["fit", "set_params"])],
         "X_by_size": [dict],
         "sizes": ["array-like"],
         "n_blocks": [None, dict],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from gahb.metrics import paired_cosine_similarity, summarize
 
@@ -32,8 +32,8 @@ def _split_step(similarity, threshold):
 
 @validate_params(
     {
-        "model_A": "no_validation",
-        "model_B": "no_validation",
+        "model_A": [HasMethods(["sample"])],
+        "model_B": [HasMethods(["sample"])],
         "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "threshold": [Interval(numbers.Real, -1, 1, closed="both")],

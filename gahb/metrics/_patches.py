@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
 from gahb._checks import check_image_shape
 from gahb.metrics._common import _DEFAULT_CHUNK, _pair
@@ -138,10 +138,32 @@ def patch_nearest_neighbors(samples, X_train, *, image_shape, patch_size, stride
                  patch_copy_rate=float(patch_copy.mean()))
 
 
+@validate_params({"result": [HasMethods(["keys"])], "X_train": ["array-like"], "image_shape": [tuple, list]},
+                 prefer_skip_nested_validation=True)
 def patch_collage_images(result, X_train, image_shape) -> np.ndarray:
-    """Each sample rebuilt from its nearest training patches (rows like ``X_train``): what it was pieced from.
+    """Each sample rebuilt from its nearest training patches: what it was pieced together from.
 
-    Pixels outside every patch are NaN.
+    Parameters
+    ----------
+    result : Bunch
+        The result of :func:`patch_nearest_neighbors` for these samples and ``X_train``.
+    X_train : array-like of shape (n_train, n_features)
+        The training images given to :func:`patch_nearest_neighbors`.
+    image_shape : tuple
+        ``(H, W)`` or ``(C, H, W)``.
+
+    Returns
+    -------
+    collages : ndarray of shape (n_samples, n_features)
+        Pixels outside every patch are NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((2, 16))
+    >>> res = patch_nearest_neighbors(X, X, image_shape=(4, 4), patch_size=2)
+    >>> bool(np.allclose(patch_collage_images(res, X, (4, 4)), X))
+    True
     """
     shape = check_image_shape(image_shape)
     T = np.asarray(X_train, dtype=np.float64).reshape((-1,) + tuple(shape))

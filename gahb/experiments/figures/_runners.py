@@ -192,7 +192,7 @@ def _fig3(fig, ctx, rep):
     rows += [("fraction of eigenvalues > 1", "about 42/6400 = 0.007", float(np.mean(lam > 1))),
              ("||J y - f(y)|| / ||f(y)||", "float precision", sp.homogeneity_error),
              ("tr J (effective dimension) / d", "-", sp.effective_dimension / d)]
-    from gahb.experiments.optimality import _eig_cols, _vec_grid
+    from gahb.experiments._optimality_reports import _eig_cols, _vec_grid
     from gahb.report import pyplot
 
     plt = pyplot()
