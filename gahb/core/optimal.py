@@ -150,6 +150,18 @@ class SubspaceProjection(nn.Module):
 
     ``basis`` (k, d) holds orthonormal rows spanning the subspace (a ray through one image, the plane of the
     sine cone): J = U U^T, k eigenvalues 1 and d - k eigenvalues 0, MSE = k sigma^2 per image.
+
+    See Also
+    --------
+    EmpiricalOptimalDenoiser : The optimum for a finite training set.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> x = np.ones(4) / 2.0                      # a ray through one 2 x 2 image
+    >>> f = SubspaceProjection(x[None], (2, 2))
+    >>> f(torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])).flatten().tolist()
+    [0.25, 0.25, 0.25, 0.25]
     """
 
     def __init__(self, basis, image_shape):

@@ -29,7 +29,20 @@ def sample_sigma(n: int, sigma_max: float, distribution: str, generator: torch.G
 
 
 def rescale_uniform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Positive intensity rescaling a·x with a ~ U(0, 1) per image (paper App. C.2, Fig. 19)."""
+    """Positive intensity rescaling a·x with a ~ U(0, 1) per image (paper App. C.2, Fig. 19).
+
+    See Also
+    --------
+    sample_sigma : The noise levels drawn from the same generator just before.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.random import torch_generator
+    >>> x = rescale_uniform(torch.ones(3, 1, 2, 2), torch_generator(0))
+    >>> bool(((x > 0) & (x < 1)).all()), bool((x == x[:, :, :1, :1]).all())  # one scale per image
+    (True, True)
+    """
     a = torch.rand(x.shape[0], generator=generator, device=x.device)
     return a.view(-1, 1, 1, 1) * x
 

@@ -93,6 +93,10 @@ def load_lsun(path, image_size=80, *, n_samples=None, crop_size=None, grayscale=
         ``data`` (n, n_pixels) float32 in [0, 1], ``images``, ``image_shape``, ``names`` (LMDB keys or
         relative file paths).
 
+    See Also
+    --------
+    load_image_folder : Folders of faces with the paper's CelebA crop.
+
     Examples
     --------
     >>> from gahb.datasets import load_lsun

@@ -234,6 +234,11 @@ def sure(denoiser, Y, sigma, *, method="auto", n_probes=8, image_shape=None, ran
         (std of the per-image estimates / sqrt(n)); ``psnr``: 10 log10(1 / mse); ``per_image`` (n,) per-pixel
         estimates; ``divergence`` (n,) tr J(y); ``residual`` (n,) per-pixel ``||y - f(y)||^2 / d``.
 
+    See Also
+    --------
+    psnr_curve : The PSNR against clean images, when they are known.
+    gahb.JacobianEigenbasis : The eigenvalues whose sum is the divergence.
+
     Examples
     --------
     >>> import numpy as np, torch

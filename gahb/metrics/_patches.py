@@ -97,6 +97,11 @@ def patch_nearest_neighbors(samples, X_train, *, image_shape, patch_size, stride
         ``collage`` and ``single_source`` (n,) bool; ``collage_rate`` and ``patch_copy_rate`` (fractions of
         the samples).
 
+    See Also
+    --------
+    memorization_rate : Whole-image copies.
+    patch_collage_images : Each sample rebuilt from its nearest training patches.
+
     Examples
     --------
     >>> import numpy as np
@@ -156,6 +161,10 @@ def patch_collage_images(result, X_train, image_shape) -> np.ndarray:
     -------
     collages : ndarray of shape (n_samples, n_features)
         Pixels outside every patch are NaN.
+
+    See Also
+    --------
+    patch_nearest_neighbors : The patch matches these images are built from.
 
     Examples
     --------
