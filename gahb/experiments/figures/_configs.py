@@ -28,8 +28,8 @@ _BFCNN_PAPER = dict(architecture="bfcnn", width=64, n_layers=21, batch_size=512)
 _TRANSITION = {
     "quick": dict(image_size=8, sizes=(1, 4, 16), n_samples=6, n_psnr_images=16, estimator={**_UNET_QUICK,
                   **_SAMPLER_QUICK}, small_n=4),
-    "cpu": dict(image_size=12, sizes=(1, 10, 100, 1000, 10000), n_samples=64, n_psnr_images=300,
-                estimator={**_UNET_CPU, **_SAMPLER_CPU}, small_n=10),
+    "cpu": dict(image_size=12, sizes=(1, 10, 100, 1000, 10000), n_samples=32, n_psnr_images=100,
+                estimator={**_UNET_CPU, "max_iter": 1000, **_SAMPLER_CPU}, small_n=10),
     "paper": dict(image_size=80, sizes=(1, 10, 100, 1000, 10000, 99325), n_samples=64, n_psnr_images=300,
                   estimator={**_UNET_PAPER, **_SAMPLER_PAPER}, small_n=10, dedup=0.95),
 }
@@ -41,8 +41,8 @@ _TRANSITION_BFCNN = {
 }
 _C_ALPHA = {
     "quick": dict(alphas=(1, 2), image_size=8, n_train=100, n_test=8, n_psnr_images=8, estimator=_UNET_QUICK),
-    "cpu": dict(alphas=(1, 2, 3, 5), image_size=16, n_train=2000, n_test=200, n_psnr_images=200,
-                estimator={**_UNET_CPU, "max_iter": 1500}),
+    "cpu": dict(alphas=(1, 2, 3, 5), image_size=16, n_train=2000, n_test=100, n_psnr_images=100,
+                estimator={**_UNET_CPU, "max_iter": 800}),
     "paper": dict(alphas=(1, 2, 3, 4, 5), image_size=80, n_train=100_000, n_test=300, n_psnr_images=300,
                   estimator={**_UNET_PAPER, "max_iter": _EPOCHS * 100_000 // 512}),
 }
