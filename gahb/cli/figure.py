@@ -114,9 +114,9 @@ def run(args) -> int:
         print("--dry-run prints the paper-scale estimate: add --scale paper.")
         return 0
     try:
-        from gahb.report import pyplot
+        from gahb.report import require_matplotlib
 
-        pyplot()
+        require_matplotlib()
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.output)

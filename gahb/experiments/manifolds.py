@@ -276,10 +276,8 @@ class ManifoldDenoising:
         return rows
 
     def plot(self):
-        from gahb.report import pyplot
-
-        plt = pyplot()
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+        from gahb.report import subplots
+        fig, axes = subplots(1, 2, figsize=(9, 3.4))
         curves = [m.curve for m in self.models.values()]
         mid = float(np.mean(curves[0].input_psnr))
         _curve_axes(axes[0], curves, list(self.models), [(1.0, mid, mid + self.offset, "optimal projection")])

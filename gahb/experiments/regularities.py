@@ -163,10 +163,8 @@ class SeparateRegularities:
                 "participation_increases_with_alpha": bool(np.all(np.diff(pr) > 0))}
 
     def plot(self):
-        from gahb.report import pyplot
-
-        plt = pyplot()
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+        from gahb.report import subplots
+        fig, axes = subplots(1, 2, figsize=(9, 3.2))
         for r in self.results:
             c = np.sort(np.abs(r["spectrum"].coefficients))[::-1]
             axes[0].loglog(np.arange(1, c.size + 1), c, lw=1, label=f"alpha_1 = {r['alpha']:g}")

@@ -179,10 +179,8 @@ class ResolutionStudy:
 
     def plot(self):
         """Figure: PSNR gap against N on log-log axes, one curve per image size, with the threshold."""
-        from gahb.report import pyplot
-
-        plt = pyplot()
-        fig, ax = plt.subplots(figsize=(4.2, 3.2))
+        from gahb.report import subplots
+        fig, ax = subplots(figsize=(4.2, 3.2))
         for s in self.image_sizes:
             params = next(r["n_params"] for r in self.rows if r["image_size"] == s)
             ax.plot(self.sizes, np.maximum(self.gaps(s), 1e-3), "o-", ms=4,

@@ -164,15 +164,16 @@ class TrajectoryBifurcation:
 
     def plot(self, image_shape=None, n_show: int = 4, n_frames: int = 8):
         """Figure: per-step similarity (median, quartiles, each sample) and the two models' denoised states."""
-        from gahb.report import pyplot
+        from gahb.report import require_matplotlib
 
-        plt = pyplot()
+        require_matplotlib()
+        from matplotlib.figure import Figure
         shape = None if image_shape is None else tuple(image_shape)[-2:] if len(image_shape) == 3 and \
             image_shape[0] == 1 else image_shape
         k = min(n_show, self.split_steps.size)
         T = self.similarity.shape[0]
         frames = np.unique(np.linspace(0, T - 1, n_frames).round().astype(int))
-        fig = plt.figure(figsize=(1.0 * len(frames) + 3.6, 0.9 * 2 * k + 0.6))
+        fig = Figure(figsize=(1.0 * len(frames) + 3.6, 0.9 * 2 * k + 0.6))
         gs = fig.add_gridspec(2 * k, len(frames) + 3)
         ax = fig.add_subplot(gs[:, :3])
         t = np.arange(T)

@@ -193,10 +193,8 @@ def _fig3(fig, ctx, rep):
              ("||J y - f(y)|| / ||f(y)||", "float precision", sp.homogeneity_error),
              ("tr J (effective dimension) / d", "-", sp.effective_dimension / d)]
     from gahb.experiments._optimality_reports import _eig_cols, _vec_grid
-    from gahb.report import pyplot
-
-    plt = pyplot()
-    f, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    from gahb.report import subplots
+    f, axes = subplots(1, 2, figsize=(9, 3.2))
     axes[0].plot(np.arange(d) / d, lam, label=f"gahb ({d} pixels)")
     axes[0].plot([k / PAPER_D for k in PAPER_FACE_EIGENVALUES], list(PAPER_FACE_EIGENVALUES.values()), "kx",
                  label="paper (6400 pixels)")
@@ -224,10 +222,8 @@ def _fig6(fig, ctx, rep):
     b = data_baseline(X[:n], X[n : 2 * n])
     setup = f"{desc}; each of {n} images of set A against its nearest image of the disjoint set B (mean removed)."
     _header(rep, fig, ctx, setup)
-    from gahb.report import pyplot
-
-    plt = pyplot()
-    f, ax = plt.subplots(figsize=(4, 2.8))
+    from gahb.report import subplots
+    f, ax = subplots(figsize=(4, 2.8))
     ax.hist(b.similarity, bins=40, color="tab:gray")
     ax.axvline(0.95, color="k", ls=":", label="0.95")
     ax.set(xlabel="nearest-neighbour cosine, A to B", ylabel="images")
