@@ -331,17 +331,18 @@ def _fig_manifold(fig, ctx, rep):
 
 
 def _fig15(fig, ctx, rep):
-    from gahb import datasets
     from gahb.experiments.resolution import resolution_study
 
     cfg = ctx.config("resolution")
     n = cfg["sizes"][-1] + cfg["n_psnr_images"]
-    X_by = {s: datasets.make_dead_leaves(n, image_size=s, random_state=ctx.seed).data for s in cfg["image_sizes"]}
+    pools = {s: _pool(ctx, fig.data, n, s) for s in cfg["image_sizes"]}
+    X_by = {s: X for s, (X, _) in pools.items()}
     res = resolution_study(ctx.estimator(cfg["estimator"]), X_by, cfg["sizes"], n_blocks=cfg["n_blocks"],
                            threshold=cfg["threshold"], n_psnr_images=cfg["n_psnr_images"], random_state=ctx.seed,
                            n_jobs=ctx.n_jobs)
-    setup = (f"dead leaves at {list(cfg['image_sizes'])} pixels with {[cfg['n_blocks'][s] for s in cfg['image_sizes']]} "
-             f"UNet levels (one more per doubling, as Table 1); N = {list(cfg['sizes'])}; one model per (size, N).")
+    levels = [cfg["n_blocks"][s] for s in cfg["image_sizes"]]
+    setup = (f"{'; '.join(d for _, d in pools.values())}; UNet levels {levels} (one more per doubling of the side, "
+             f"as Table 1); N = {list(cfg['sizes'])}; one model per (size, N).")
     _header(rep, fig, ctx, setup)
     cross = res.crossings()
     rows = [(f"N where the gap reaches {cfg['threshold']:g} dB at {s}x{s}", "grows with size, sublinearly",
