@@ -97,9 +97,16 @@ def _rows(pairs):
 
 def _finish(rep, fig, ctx, comparison, setup):
     rep.data["figure"] = dict(number=fig.number, title=fig.title, claim=fig.claim, scale=ctx.level,
-                              setup=setup, command=f"gahb figure {fig.number}" + (" --quick" if ctx.quick else ""),
+                              setup=setup, command=_command(fig.number, ctx),
                               comparison=comparison)
     return rep.write()
+
+
+def _command(number, ctx):
+    """The command line that reproduces this report."""
+    return (f"gahb figure {number}" + (" --quick" if ctx.quick else "") + (" --scale paper" if ctx.scale == "paper"
+            else "") + (f" --data-path {ctx.data_path}" if ctx.data_path else "") + (f" --seed {ctx.seed}" if ctx.seed
+                                                                                      else ""))
 
 
 def _absorb(rep, fig, ctx, setup):
