@@ -39,17 +39,18 @@ def main(argv=None):
 
     # sigma set: transform() takes clean images, adds noise, returns <x, e_k(y)> on the basis of y = x + sigma z
     eb = JacobianEigenbasis(den, sigma=args.sigma, random_state=0).fit(X_test)
-    coef = eb.transform(X_test[:4])
-    print(f"top-10 shrinkage factors at sigma={args.sigma}:", np.round(eb.eigenvalues_[0, :10], 3))
-    print("effective dimension tr J:", np.round(eb.effective_dimension_, 1), "of", X_test.shape[1])
-    print("asymmetry ||J - J^T|| / ||J||:", np.round(eb.asymmetry_, 3))
-    print("Euler identity error ||J y - f(y)|| / ||f(y)||:", eb.homogeneity_error_.max())
+    res = eb.decompose(X_test[:4])  # everything of this call; transform() would return res.coefficients only
+    coef = res.coefficients
+    print(f"top-10 shrinkage factors at sigma={args.sigma}:", np.round(res.eigenvalues[0, :10], 3))
+    print("effective dimension tr J:", np.round(res.effective_dimension, 1), "of", X_test.shape[1])
+    print("asymmetry ||J - J^T|| / ||J||:", np.round(res.asymmetry, 3))
+    print("Euler identity error ||J y - f(y)|| / ||f(y)||:", res.homogeneity_error.max())
     print("largest |<x, e_k>| of image 0 at k =", np.argsort(-np.abs(coef[0]))[:8])
 
-    Y = eb.noisy_
+    Y = res.noisy
     rows = {"network f(y)": den.transform(Y)}
     for basis in ("adaptive", "wavelet", "dct"):
-        sh = GAHBShrinkage(basis=basis, shrinkage="oracle", sigma=args.sigma, denoiser=den, image_shape=(16, 16))
+        sh = GAHBShrinkage(den, basis=basis, shrinkage="oracle", sigma=args.sigma, image_shape=(16, 16))
         rows[f"oracle shrinkage, {basis} basis"] = sh.fit(X_test).transform(Y, X_clean=X_test[:4])
     print(f"\nmean PSNR (dB) of 4 test images at sigma={args.sigma} (input {-20 * np.log10(args.sigma):.1f} dB):")
     for name, out in rows.items():
@@ -58,7 +59,7 @@ def main(argv=None):
     from gahb.report import plot_image_grid, save_figure
 
     ks = [0, 1, 2, 3, 4, 5, 6, 8, 16, 32, 64, 128]
-    grid = [[eb.components_[0, k] for k in ks], [X_test[0], Y[0], rows["network f(y)"][0]]]
+    grid = [[res.components[0, k] for k in ks], [X_test[0], Y[0], rows["network f(y)"][0]]]
     fig = plot_image_grid(grid, (16, 16), row_labels=["e_k(y)", "x, y, f(y)"], vmin=None, vmax=None,
                           col_labels=[f"k={k}" for k in ks])
     out = Path(args.out or tempfile.mkdtemp(prefix="gahb-eigenbasis-"))

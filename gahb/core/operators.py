@@ -78,10 +78,13 @@ class MeasurementOperator:
         return self.adjoint(c) + fill - self.project(fill)
 
     def measure_rows(self, X) -> np.ndarray:
-        """``M^T x`` for rows ``X`` ``(n, C*H*W)`` (numpy in, float32 numpy out)."""
+        """``M^T x`` for rows ``X`` ``(n, C*H*W)`` or images ``(n, C, H, W)`` (``(n, H, W)`` for one channel);
+        numpy in, float32 numpy ``(n, n_measurements)`` out."""
         X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != int(np.prod(self.image_shape)):
-            raise ValueError(f"X must have shape (n, {int(np.prod(self.image_shape))}); got {X.shape}.")
+        C, H, W = self.image_shape
+        shapes = [(C * H * W,), (C, H, W)] + ([(H, W)] if C == 1 else [])
+        if X.ndim < 2 or X.shape[1:] not in shapes:
+            raise ValueError(f"X must have shape (n, {C * H * W}) or (n, {C}, {H}, {W}); got {X.shape}.")
         x = torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float32).reshape(-1, *self.image_shape)
         return self.measure(x).numpy().astype(np.float32, copy=False)
 
@@ -317,6 +320,10 @@ class RandomSubspace(MeasurementOperator):
 def solve_inverse(denoiser, operator: MeasurementOperator, measurements: torch.Tensor, generators, *, mean=0.5,
                   project: bool = True, **sampler_kwargs) -> SamplerOutput:
     """Draw one reconstruction per row of ``measurements`` with :func:`~gahb.core.sampling.sample_ks` (KS 2021, Alg. 2).
+
+    The sampler settings are assumed valid, as everywhere in the torch core
+    (:meth:`gahb.DiffusionDenoiser.reconstruct` checks them); only the types of ``operator`` and ``measurements``
+    are checked.
 
     Parameters
     ----------

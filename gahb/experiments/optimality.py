@@ -20,12 +20,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, validate_param
 
 from gahb._checks import RANDOM_STATE, resolve_seed
 from gahb._utils import psnr
-from gahb.basis import GAHBShrinkage, JacobianEigenbasis, wavelet_basis
+from gahb.basis import JacobianEigenbasis, wavelet_basis
 from gahb.core.random import sample_seeds, torch_generator
 from gahb.denoiser import DiffusionDenoiser
 from gahb.experiments._optimality_reports import write_c_alpha_report, write_disk_report, write_shuffled_report
 from gahb.experiments._slopes import SLOPE_WINDOW, local_slopes, psnr_slope
 from gahb.metrics import paper_sigmas, psnr_curve
+from gahb.shrinkage import GAHBShrinkage
 
 __all__ = [
     "SLOPE_WINDOW", "PAPER_C_ALPHA_SLOPES", "PAPER_DISK_EIGENVALUES", "psnr_slope", "local_slopes",
@@ -101,16 +102,16 @@ def adaptive_spectrum(denoiser, x, sigma, *, n_components=None, random_state=0, 
     y = _noisy(x, sigma, resolve_seed(random_state), index)
     eb = JacobianEigenbasis(denoiser, n_components=n_components, image_shape=image_shape,
                             random_state=random_state).fit(x)
-    coef = eb.transform(y, X_clean=x)[0]
+    res = eb.decompose(y, X_clean=x)
     if hasattr(denoiser, "transform"):
         denoised = np.asarray(denoiser.transform(y), np.float64)[0]
     else:
         with torch.no_grad():
             denoised = denoiser(torch.as_tensor(y).reshape((1,) + eb.image_shape_)).reshape(-1).double().numpy()
-    return Bunch(eigenvalues=eb.eigenvalues_[0], components=eb.components_[0], coefficients=coef, noisy=y[0],
-                 denoised=denoised, sigma=float(sigma),
-                 effective_dimension=float(eb.effective_dimension_[0]), asymmetry=float(eb.asymmetry_[0]),
-                 homogeneity_error=float(eb.homogeneity_error_[0]))
+    return Bunch(eigenvalues=res.eigenvalues[0], components=res.components[0], coefficients=res.coefficients[0],
+                 noisy=y[0], denoised=denoised, sigma=float(sigma),
+                 effective_dimension=float(res.effective_dimension[0]), asymmetry=float(res.asymmetry[0]),
+                 homogeneity_error=float(res.homogeneity_error[0]))
 
 
 def _estimator(estimator, image_shape, seed, device):
@@ -128,9 +129,9 @@ def _shrinkage_table(den, X, sigma, seed):
     """Mean output PSNR on rows X at ``sigma``: the network against shrinkage rules and bases."""
     Y = np.stack([_noisy(x, sigma, seed, 1000 + i) for i, x in enumerate(X)])
     rows = [("network f(y)", np.asarray(den.transform(Y), np.float64)),
-            ("adaptive basis, network lambda (J_s y)", GAHBShrinkage(denoiser=den).fit(X).transform(Y))]
+            ("adaptive basis, network lambda (J_s y)", GAHBShrinkage(den).fit(X).transform(Y))]
     for basis in ("adaptive", "wavelet", "dct"):
-        sh = GAHBShrinkage(basis=basis, shrinkage="oracle", sigma=sigma, denoiser=den, image_shape=den.image_shape_)
+        sh = GAHBShrinkage(den, basis=basis, shrinkage="oracle", sigma=sigma, image_shape=den.image_shape_)
         rows.append((f"{basis} basis, oracle lambda", sh.fit(X).transform(Y, X_clean=X)))
     for rule in ("hard", "soft"):
         sh = GAHBShrinkage(basis="wavelet", shrinkage=rule, sigma=sigma, image_shape=den.image_shape_)
