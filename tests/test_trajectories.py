@@ -33,8 +33,16 @@ def test_differently_trained_models_split_at_a_finite_step(data):
     s = res.summary()
     assert res.split_fraction >= 0.5 and s["split_step_median"] is not None and np.isfinite(s["split_step_median"])
     assert np.all(res.split_steps <= res.similarity.shape[0] - 1)
-    for i, t in enumerate(res.split_steps):  # the split is the first step below the threshold, or there is none
+    for i, t in enumerate(res.split_steps):  # from the split on, the states stay apart; before it they met
         if t >= 0:
-            assert res.similarity[t, i] < 0.9 and np.all(res.similarity[:t, i] >= 0.9)
+            assert np.all(res.similarity[t:, i] < 0.9) and (t == 0 or res.similarity[t - 1, i] >= 0.9)
         else:
-            assert np.all(res.similarity[:, i] >= 0.9)
+            assert res.similarity[-1, i] >= 0.9
+
+
+def test_split_is_a_final_parting():
+    from gahb.experiments.trajectories import _split_step
+
+    sim = np.array([[0.5, 1.0, 1.0, 0.5], [0.95, 1.0, 0.95, 0.5], [0.95, 0.5, 0.95, 0.5], [0.5, 0.5, 0.95, 0.5]])
+    # columns: met, then parted for good at 3; parted at 2; never parted; apart from the start
+    assert _split_step(sim, 0.9).tolist() == [3, 2, -1, 0]

@@ -25,9 +25,11 @@ def _trajectory(model, n_samples, seed, steps):
 
 
 def _split_step(similarity, threshold):
-    """First step (per column) with similarity below ``threshold``; -1 when there is none ("never")."""
+    """First step (per column) from which the similarity stays below ``threshold`` to the end; -1: never parted."""
     below = np.nan_to_num(similarity, nan=-np.inf) < threshold
-    return np.where(below.any(axis=0), below.argmax(axis=0), -1)
+    # two trajectories that start apart at high noise and meet again have not parted: only a final parting counts
+    for_good = np.flip(np.logical_and.accumulate(np.flip(below, axis=0), axis=0), axis=0)
+    return np.where(for_good.any(axis=0), for_good.argmax(axis=0), -1)
 
 
 @validate_params(
@@ -48,9 +50,11 @@ def trajectory_bifurcation(model_A, model_B, *, n_samples=16, random_state=0, th
 
     Both fitted models are sampled with the same ``random_state`` (so sample ``i`` gets identical initial and
     injected noise in both) keeping the one-shot denoised state f(y_t) at every step. A sample's *split
-    step* is the first step at which the cosine similarity of the two states falls below ``threshold``;
-    a sample whose states never do has no split ("never", stored as -1). A sample that has stopped keeps
-    its last state, so steps past the end compare final images.
+    step* is the first step from which the cosine similarity of the two states stays below ``threshold``
+    to the end: the two trajectories have parted for good. Denoised states at the start (high noise) are
+    blurry and may differ before the trajectories meet; that is not a split. A sample whose final states
+    agree has no split ("never", stored as -1). A sample that has stopped keeps its last state, so steps
+    past the end compare final images.
 
     Parameters
     ----------
@@ -107,7 +111,7 @@ class TrajectoryBifurcation:
     similarity : ndarray of shape (n_steps + 1, n_samples)
         Cosine similarity of the two models' denoised states at each step.
     split_steps : ndarray of shape (n_samples,)
-        First step below ``threshold`` per sample, -1 for "never".
+        First step from which the similarity stays below ``threshold``, per sample; -1 for "never".
     n_steps_A, n_steps_B : ndarray of shape (n_samples,)
         Sampler steps each sample took.
     trajectory_A, trajectory_B : ndarray of shape (n_steps + 1, n_samples, n_features)
