@@ -67,7 +67,7 @@ def _status(fig) -> str:
         return "not yet run at CPU scale" + paper
     fig_data = json.loads(path.read_text())["figure"]
     nums = "; ".join(f"{r['quantity']}: {_fmt(r['gahb'])} (paper {_fmt(r['paper'])})" for r in fig_data["comparison"][:3])
-    return f"reproduced at {fig_data['scale']} scale on {fig.stand_in or 'synthetic data'}: {nums}{paper}"
+    return f"run at {fig_data['scale']} scale on {fig.stand_in or 'synthetic data'}: {nums}{paper}"
 
 
 def _fmt(v):

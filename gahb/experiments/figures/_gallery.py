@@ -55,15 +55,16 @@ def figure_page(number: int, folder: Path | None) -> str:
 
 
 def index_page(root: Path) -> str:
-    lines = ["# Gallery: the paper's figures, reproduced", "",
+    lines = ["# Gallery: the paper's figures, one command each", "",
              "One page per figure of Kadkhodaie, Guth, Simoncelli & Mallat (ICLR 2024): the paper's claim, gahb's "
              "figure from a real run (`gahb figure N`), its numbers beside the paper's, and the command. The runs "
              "are at CPU scale on synthetic stand-in data; `--scale paper` and `--data-path` give the paper's "
-             "settings and data. Every number on these pages is read from the run's `report.json`.", "",
+             "settings and data. Every number on these pages is read from the run's `report.json`; where gahb's number "
+             "disagrees with the paper's, the page says so by showing both.", "",
              "| figure | what it shows | status |", "|---|---|---|"]
     for n, fig in FIGURES.items():
         report = root / f"fig-{n:02d}" / "report.json"
-        status = ("reproduced (" + json.loads(report.read_text())["figure"]["scale"] + " scale)") if report.is_file() \
+        status = ("run at " + json.loads(report.read_text())["figure"]["scale"] + " scale") if report.is_file() \
             else ("not reproducible here" if fig.experiment is None else "not yet run")
         lines.append(f"| [Fig. {n}](fig-{n:02d}.md) | {fig.title} | {status} |")
     return "\n".join(lines) + "\n"
