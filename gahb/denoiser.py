@@ -19,7 +19,6 @@ from gahb._sampling import SamplingMixin
 from gahb._utils import psnr, resolve_device, to_images, to_rows
 from gahb.core.nn import Denoiser, build_network, init_weights_
 from gahb.core.random import torch_generator
-from gahb.core.training import lr_factor, sample_sigma, train_step
 
 __all__ = ["DiffusionDenoiser"]
 
@@ -71,8 +70,41 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch selection and training noise (and the noise of :meth:`score`).
         The same integer gives the same weights on the same device. Global RNGs are never touched.
+        Streams of seed s: weights from ``s``, batch indices from ``s + 1`` (CPU), noise from ``s + 2`` (the
+        device), the held-out split from ``numpy.random.default_rng(s + 3)``, held-out noise from ``s + 4``;
+        under ``torch.distributed`` see the scale guide.
     verbose : int, default=0
-        ``> 0`` shows a progress bar with the running loss.
+        ``> 0`` shows a progress bar with the running loss and images per second.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Arithmetic of training: ``bf16`` runs the network under autocast in bfloat16, ``fp16`` in float16
+        with gradient scaling. Weights, optimizer and evaluation stay float32 (so the trained network is
+        exactly homogeneous in evaluation). ``fp16`` reads the scaler's overflow flag every step (a device
+        sync that ``fp32`` and ``bf16`` avoid).
+    log_every : int, default=50
+        Steps per logged window: the loss is summed on the device and read back once per window (plus the
+        last, possibly shorter one), which is also when non-finite losses are detected and the held-out
+        loss is computed.
+    validation_fraction : float in (0, 1) or None, default=None
+        Share of X held out (drawn with the seed, never trained on) to compute a held-out loss every
+        ``log_every`` steps, as scikit-learn's MLP does. ``fit(X, X_val=...)`` passes an explicit held-out
+        set instead.
+    channels_last : bool, default=False
+        Train in the channels-last memory layout (faster convolutions on some GPUs; measured 1.09x on a
+        2-core CPU at 12x12, see the scale guide).
+    compile : bool or str, default=False
+        Train through ``torch.compile`` (a string names its backend, e.g. ``"aot_eager"``). The first steps
+        pay the compilation (tens of seconds).
+    checkpoint_dir : str, path-like or None, default=None
+        Folder for checkpoints (``checkpoint-<step>.safetensors``: weights, optimizer and schedule state,
+        step, loss curves and every generator's state; no pickle). Written atomically; the newest two are
+        kept. Without ``checkpoint_every`` one checkpoint is written at the end (and on Ctrl-C).
+    checkpoint_every : int or None, default=None
+        Write a checkpoint every this many steps (needs ``checkpoint_dir``), at the end and on Ctrl-C.
+    warm_start : bool, default=False
+        Continue the previous training (an earlier ``fit`` of this object, or a checkpoint opened with
+        :meth:`load`) up to ``max_iter`` steps in total, with the learning-rate schedule of the whole
+        ``max_iter``-step run: a run resumed from its step-k checkpoint ends bitwise identical to the
+        uninterrupted run (same device, float32).
 
     Attributes
     ----------
@@ -87,7 +119,11 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     train_mean_ : ndarray of shape (n_features,)
         Mean training image (the sampler's default initial mean).
     loss_curve_ : list of float
-        Training loss at every step.
+        Mean training loss of each logged window of ``log_every`` steps (the last window may be shorter).
+    validation_scores_ : list of float or None
+        Held-out loss (the training loss, in eval mode, on fixed noise) at the end of each logged window; a
+        loss, so lower is better. Its gap to ``loss_curve_`` is the memorization signal. None without a
+        held-out set.
     n_iter_ : int
         Optimizer steps taken (less than ``max_iter`` if training was interrupted with Ctrl-C).
     n_features_in_ : int
@@ -126,6 +162,14 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "precision": [StrOptions({"fp32", "bf16", "fp16"})],
+        "log_every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "validation_fraction": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "channels_last": ["boolean"],
+        "compile": ["boolean", str],
+        "checkpoint_dir": [None, str, os.PathLike],
+        "checkpoint_every": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -151,6 +195,14 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         device="auto",
         random_state=None,
         verbose=0,
+        precision="fp32",
+        log_every=50,
+        validation_fraction=None,
+        channels_last=False,
+        compile=False,
+        checkpoint_dir=None,
+        checkpoint_every=None,
+        warm_start=False,
     ):
         self.architecture = architecture
         self.width = width
@@ -173,40 +225,42 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.precision = precision
+        self.log_every = log_every
+        self.validation_fraction = validation_fraction
+        self.channels_last = channels_last
+        self.compile = compile
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, X_val=None):
         """Train the denoiser on clean images ``X`` of shape (n_samples, n_features), values in [0, 1].
 
-        Interrupting with Ctrl-C stops training early and keeps a usable model (``n_iter_`` tells how far it got).
+        Ctrl-C stops training after the current step, writes a checkpoint (with ``checkpoint_dir``) and
+        keeps a usable model (``n_iter_`` tells how far it got). Inside an initialized ``torch.distributed``
+        process group (as ``torchrun`` sets up) every process calls ``fit`` and training is data-parallel.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Clean training images, one per row.
+            Clean training images, one per row. Never modified; a float32 array or ``np.memmap`` is read
+            in place (batches are gathered from it, nothing is copied whole).
         y : None
             Ignored.
+        X_val : array-like of shape (n_val, n_features) or None, default=None
+            Held-out images for ``validation_scores_`` (instead of ``validation_fraction``).
 
         Returns
         -------
         self : DiffusionDenoiser
             The fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        image_shape = resolve_image_shape(self.image_shape, X.shape[1])
-        device = resolve_device(self.device)
-        if self.sigma_final >= self.sigma_0:
-            raise ValueError(f"sigma_final ({self.sigma_final}) must be smaller than sigma_0 ({self.sigma_0}).")
+        from gahb._training import fit_denoiser
 
-        seed = resolve_seed(self.random_state)
-        self.image_shape_, self.device_ = image_shape, device
-        self.train_mean_ = X.mean(axis=0).astype(np.float64)
-        self._init_network(seed)
-        data = to_images(X, image_shape, device)
-        self.loss_curve_, self.n_iter_ = [], 0
-        self._train(data, seed)
-        return self
+        return fit_denoiser(self, X, X_val)
 
     def _init_network(self, seed: int) -> None:
         # module constructors draw from the global torch RNG; fork it so the user's global state is untouched,
@@ -216,48 +270,6 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         init_weights_(net, torch_generator(seed))
         self.network_ = net.to(self.device_)
         self.denoiser_ = Denoiser(self.network_).eval()
-
-    def _train(self, data: torch.Tensor, seed: int) -> None:
-        net, device = self.network_, self.device_
-        g_batch = torch_generator(seed + 1)  # batch indices on CPU: identical across devices
-        g_noise = torch_generator(seed + 2, device)
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
-        n = data.shape[0]
-        bar = None
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=self.max_iter, desc="training denoiser", unit="step", leave=False)
-        net.train()
-        try:
-            for step in range(self.max_iter):
-                for group in optimizer.param_groups:
-                    group["lr"] = self.learning_rate * lr_factor(step, self.max_iter, self.lr_schedule)
-                idx = torch.randint(n, (self.batch_size,), generator=g_batch).to(device)
-                sigma = sample_sigma(self.batch_size, self.sigma_max, self.noise_distribution, g_noise, device)
-                loss = train_step(net, optimizer, data[idx], sigma, g_noise)
-                if not np.isfinite(loss):
-                    raise FloatingPointError(
-                        f"training loss became {loss} at step {step}; lower learning_rate or check X."
-                    )
-                self.loss_curve_.append(loss)
-                self.n_iter_ = step + 1
-                if bar is not None:
-                    bar.update(1)
-                    if step % 20 == 0:
-                        bar.set_postfix(loss=f"{loss:.4g}")
-        except KeyboardInterrupt:
-            warnings.warn(
-                f"training interrupted after {self.n_iter_} of {self.max_iter} steps; the model is usable.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            if self.n_iter_ == 0:
-                raise
-        finally:
-            if bar is not None:
-                bar.close()
-            net.eval()
 
     # ---------------------------------------------------------------- inference
     def _check_X(self, X):
@@ -353,8 +365,15 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         check_is_fitted(self)
         from safetensors.torch import save_file
 
+        tensors, meta = self._payload()
+        save_file(tensors, os.fspath(path), metadata={"gahb": json.dumps(meta)})
+
+    def _payload(self) -> tuple[dict, dict]:
+        """The tensors and JSON metadata of a model file (a checkpoint adds the training state)."""
         params = {k: _plain(v) for k, v in self.get_params().items()}
         params["device"] = str(params["device"])
+        if params.get("checkpoint_dir") is not None:
+            params["checkpoint_dir"] = os.fspath(params["checkpoint_dir"])
         if not isinstance(params["random_state"], (int, type(None))):
             params["random_state"] = None  # a RandomState instance cannot be stored; its draws are spent anyway
         meta = {
@@ -367,16 +386,21 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         tensors = {f"network.{k}": v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
         tensors["train_mean_"] = torch.as_tensor(self.train_mean_)
         tensors["loss_curve_"] = torch.as_tensor(np.asarray(self.loss_curve_, dtype=np.float64))
-        save_file(tensors, os.fspath(path), metadata={"gahb": json.dumps(meta)})
+        if getattr(self, "validation_scores_", None) is not None:
+            tensors["validation_scores_"] = torch.as_tensor(np.asarray(self.validation_scores_, dtype=np.float64))
+        return tensors, meta
 
     @classmethod
     def load(cls, path, device="auto") -> DiffusionDenoiser:
-        """Load a model written by :meth:`save`.
+        """Load a model written by :meth:`save`, or a training checkpoint.
+
+        A checkpoint (``checkpoint_dir``) also restores the training state: ``fit`` with ``warm_start=True``
+        continues that run to ``max_iter`` steps.
 
         Parameters
         ----------
         path : str or os.PathLike
-            A file written by :meth:`save`.
+            A file written by :meth:`save`, a checkpoint file, or a checkpoint folder (its newest checkpoint).
         device : str or torch.device, default="auto"
             Where to put the network (a GPU-trained model loads on a CPU machine).
 
@@ -389,10 +413,31 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         ------
         ValueError
             If the file is missing, not a safetensors file, or not written by gahb.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile
+        >>> from gahb import DiffusionDenoiser
+        >>> X = np.random.default_rng(0).uniform(size=(16, 64))
+        >>> folder = tempfile.mkdtemp()
+        >>> den = DiffusionDenoiser(width=4, n_blocks=2, max_iter=6, image_shape=(8, 8), random_state=0,
+        ...                         checkpoint_dir=folder, checkpoint_every=3).fit(X)
+        >>> resumed = DiffusionDenoiser.load(folder + "/checkpoint-000000003.safetensors")
+        >>> resumed.n_iter_
+        3
+        >>> resumed.set_params(warm_start=True, checkpoint_dir=None).fit(X).n_iter_
+        6
         """
         from safetensors import safe_open
 
+        from gahb.core.checkpoint import find_checkpoints
+
         path = os.fspath(path)
+        if os.path.isdir(path):
+            found = find_checkpoints(path)
+            if not found:
+                raise ValueError(f"no checkpoint in folder {path!r}")
+            path = os.fspath(found[-1])
         if not os.path.isfile(path):
             raise ValueError(f"no such model file: {path!r}")
         try:
@@ -416,8 +461,13 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
             est.device_ = resolve_device(device)
             est.train_mean_ = tensors.pop("train_mean_").numpy().astype(np.float64)
             est.loss_curve_ = tensors.pop("loss_curve_").tolist()
+            val = tensors.pop("validation_scores_", None)
+            est.validation_scores_ = None if val is None else val.tolist()
             weights = {k[len("network.") :]: v for k, v in tensors.items() if k.startswith("network.")}
             est._restore_network(weights)
+            if "training" in meta:
+                est._train_state = {"meta": meta["training"],
+                                    "tensors": {k[len("state.") :]: v for k, v in tensors.items() if k.startswith("state.")}}
         except (KeyError, TypeError, RuntimeError) as exc:
             raise ValueError(f"{path!r} is a damaged or incompatible gahb model file: {exc}") from exc
         return est

@@ -1,17 +1,34 @@
-"""Torch core of denoiser training: noise levels, learning-rate schedules, one optimisation step."""
+"""Torch core of denoiser training: noise levels, learning-rate schedules and the training loop.
+
+The loop never reads a device tensor back to the host inside a step: the loss is summed on the device and
+read once every ``log_every`` steps (the NaN check happens then). Mixed precision uses autocast (bf16) or
+autocast with gradient scaling (fp16); the weights and the optimizer stay in float32.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
 
-__all__ = ["sample_sigma", "lr_factor", "train_step"]
+from .batches import Batches
+from .distributed import World
+
+__all__ = ["sample_sigma", "lr_factor", "TrainConfig", "TrainState", "new_state", "prepare_model", "train_loop",
+           "heldout_loss", "autocast", "StopRequest"]
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def sample_sigma(n: int, sigma_max: float, distribution: str, generator: torch.Generator, device) -> torch.Tensor:
-    """Per-image noise levels: ``quadratic`` σ = σ_max·u² (paper code, SPEC §4) or ``uniform`` σ = σ_max·u."""
+    """Per-image noise levels: ``quadratic`` σ = σ_max·u² (the paper's code, Section 4) or ``uniform`` σ = σ_max·u."""
     u = torch.rand(n, generator=generator, device=device)
     return sigma_max * (u * u if distribution == "quadratic" else u)
 
@@ -29,18 +46,203 @@ def lr_factor(step: int, max_iter: int, schedule: str) -> float:
     return 1.0
 
 
-def train_step(
+def autocast(device: torch.device, precision: str):
+    """Autocast context for ``precision`` ("fp32" disables it): weights stay float32, convolutions run in bf16/fp16."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (already validated by the estimator)."""
+
+    max_iter: int
+    batch_size: int  # global batch: all processes together
+    learning_rate: float = 1e-3
+    lr_schedule: str = "halving"
+    sigma_max: float = 1.0
+    noise_distribution: str = "quadratic"
+    rescale: str | None = None
+    precision: str = "fp32"
+    log_every: int = 50
+    checkpoint_every: int | None = None
+    channels_last: bool = False
+    compile: bool | str = False
+
+
+@dataclass
+class TrainState:
+    """Everything a run needs to continue exactly where it stopped, besides the weights."""
+
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None
+    g_batch: torch.Generator  # CPU: batch indices are identical on every device
+    g_noise: torch.Generator  # on the training device
+    step: int = 0
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    window_sum: torch.Tensor | None = None  # loss summed on the device since the last log
+    window_start: int = 0
+    images_per_second: float = float("nan")
+
+
+def new_state(net: nn.Module, config: TrainConfig, g_batch, g_noise, device: torch.device) -> TrainState:
+    """Adam (the paper's optimizer, default betas) and, for fp16, a gradient scaler."""
+    # fused Adam is the fast path on CUDA; on the CPU the default (foreach) keeps today's weights bitwise
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, fused=device.type == "cuda" or None)
+    scaler = torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
+    return TrainState(optimizer, scaler, g_batch, g_noise, window_sum=torch.zeros((), device=device))
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) becomes a flag read between steps, so a step is never cut in half; a second Ctrl-C
+    raises at once. Off the main thread (joblib workers) signals cannot be caught and KeyboardInterrupt is used."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+@torch.no_grad()
+def heldout_loss(net: nn.Module, data: Batches, config: TrainConfig, generator: torch.Generator,
+                 chunk: int = 256) -> torch.Tensor:
+    """Mean residual loss of ``net`` (eval mode) on held-out images, with noise drawn from a freshly seeded
+    ``generator`` so every evaluation sees the same noise; stays on the device (read it at log time)."""
+    device = generator.device
+    total = torch.zeros((), device=device)
+    was_training = net.training
+    net.eval()
+    try:
+        for start in range(0, data.n, chunk):
+            x = data.get(torch.arange(start, min(start + chunk, data.n)))
+            sigma = sample_sigma(x.shape[0], config.sigma_max, config.noise_distribution, generator, device)
+            noise = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype) * sigma.view(-1, 1, 1, 1)
+            with autocast(device, config.precision):
+                out = net(x + noise)
+            total += ((out.float() - noise) ** 2).sum()
+    finally:
+        net.train(was_training)
+    return total / data.n
+
+
+def prepare_model(net: nn.Module, config: TrainConfig, world: World, device: torch.device) -> nn.Module:
+    """The module the loop calls: ``net`` in channels-last layout, wrapped in DDP under a process group, compiled."""
+    if config.channels_last:
+        net.to(memory_format=torch.channels_last)  # before DDP, which keeps views of the parameters
+    model = world.wrap(net, device)
+    if config.compile:
+        model = torch.compile(model, **({} if config.compile is True else {"backend": config.compile}))
+    return model
+
+
+def train_loop(
+    model: nn.Module,
     net: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    sigma: torch.Tensor,
-    generator: torch.Generator,
-) -> float:
-    """One Adam step on the residual loss ‖net(x + σz) − σz‖² summed over pixels, averaged over the batch
-    (SPEC §4, eq. 4 in residual form)."""
-    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * sigma.view(-1, 1, 1, 1)
-    loss = ((net(x + noise) - noise) ** 2).sum() / x.shape[0]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return float(loss.detach())
+    data: Batches,
+    config: TrainConfig,
+    state: TrainState,
+    *,
+    world: World | None = None,
+    heldout: Callable[[], torch.Tensor] | None = None,
+    on_step: Callable[[int], None] | None = None,
+    on_log: Callable[[TrainState], None] | None = None,
+    on_checkpoint: Callable[[TrainState], None] | None = None,
+) -> bool:
+    """Train from ``state.step`` to ``config.max_iter`` with the residual loss (Section 4, eq. 4):
+    ‖net(x + σz) − σz‖² summed over pixels, averaged over the global batch. Returns True if Ctrl-C stopped it.
+
+    ``model`` is ``net`` as :func:`prepare_model` returns it. Each step draws, in this order: batch indices
+    from ``state.g_batch`` (CPU), σ, the optional rescaling factors and z from ``state.g_noise``. Under a
+    process group each process draws its own share of the global batch from its own generators and DDP
+    averages the gradients. ``heldout()`` returns a device scalar (the held-out loss), evaluated at each log.
+    """
+    world = world or World()
+    device = state.window_sum.device
+    local_batch = world.share(config.batch_size)
+    divisor = config.batch_size / world.size  # DDP averages over processes: this makes it the global mean
+    optimizer, scaler = state.optimizer, state.scaler
+    model.train()
+    t_log = time.perf_counter()
+    with StopRequest() as stop:
+        for step in range(state.step, config.max_iter):
+            for group in optimizer.param_groups:
+                group["lr"] = config.learning_rate * lr_factor(step, config.max_iter, config.lr_schedule)
+            idx = torch.randint(data.n, (local_batch,), generator=state.g_batch)
+            x = data.get(idx)
+            sigma = sample_sigma(local_batch, config.sigma_max, config.noise_distribution, state.g_noise, device)
+            if config.rescale == "uniform":  # positive intensity rescaling of the clean images (Fig. 19)
+                a = torch.rand(local_batch, generator=state.g_noise, device=device)
+                x = a[:, None, None, None] * x
+            noise = torch.randn(x.shape, generator=state.g_noise, device=device, dtype=x.dtype) * sigma.view(-1, 1, 1, 1)
+            y = x + noise
+            if config.channels_last:
+                y = y.contiguous(memory_format=torch.channels_last)
+            with autocast(device, config.precision):
+                out = model(y)
+            loss = ((out.float() - noise) ** 2).sum() / divisor
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            state.window_sum.add_(loss.detach())
+            state.step = step + 1
+            if on_step is not None:
+                on_step(state.step)
+            at_log = state.step % config.log_every == 0 or state.step == config.max_iter
+            stop_now = False
+            if at_log or (stop.requested and world.size == 1):
+                # the one host read of the window; under DDP all processes agree on a stop request here
+                stop_now = _log(net, state, world, stop.requested, heldout, config.batch_size, t_log)
+                t_log = time.perf_counter()
+                if on_log is not None:
+                    on_log(state)
+            if on_checkpoint is not None and (stop_now or (config.checkpoint_every
+                                                           and state.step % config.checkpoint_every == 0)):
+                on_checkpoint(state)
+            if stop_now:
+                return True
+    if on_checkpoint is not None and not (config.checkpoint_every and state.step % config.checkpoint_every == 0):
+        on_checkpoint(state)  # the finished run is always on disk
+    return False
+
+
+def _log(net, state: TrainState, world: World, stop: bool, heldout, batch_size: int, t_last: float) -> bool:
+    """Read the window's summed loss once, check it, append the window mean (and the held-out loss)."""
+    total, stop = world.reduce_window(state.window_sum, stop)
+    n_steps = state.step - state.window_start
+    mean = total / max(n_steps, 1)
+    if not math.isfinite(mean):
+        raise FloatingPointError(
+            f"training loss became {mean} in steps {state.window_start + 1}-{state.step}; lower learning_rate, "
+            "use precision='fp32' or check X."
+        )
+    state.loss_curve.append(mean)
+    state.window_sum.zero_()
+    world.sync_buffers(net)  # held-out loss and checkpoints see rank 0's running statistics on every rank
+    if heldout is not None:
+        state.validation_scores.append(float(heldout().item()))
+    elapsed = time.perf_counter() - t_last
+    state.images_per_second = n_steps * batch_size / elapsed if elapsed > 0 else float("nan")
+    state.window_start = state.step
+    return stop
