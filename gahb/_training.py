@@ -183,8 +183,6 @@ def _check_warm_start(est, image_shape) -> int:
 
 
 def _check_checkpoint_dir(est, warm: bool, world: World) -> None:
-    if est.checkpoint_every is not None and est.checkpoint_dir is None:
-        raise ValueError("checkpoint_every needs checkpoint_dir (the folder to write checkpoints to).")
     if est.checkpoint_dir is None:
         return
     d = Path(est.checkpoint_dir)

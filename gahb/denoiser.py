@@ -99,7 +99,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         step, loss curves and every generator's state; no pickle). Written atomically; the newest two are
         kept. Without ``checkpoint_every`` one checkpoint is written at the end (and on Ctrl-C).
     checkpoint_every : int or None, default=None
-        Write a checkpoint every this many steps (needs ``checkpoint_dir``), at the end and on Ctrl-C.
+        Write a checkpoint every this many steps, at the end and on Ctrl-C. Only used with ``checkpoint_dir``.
     warm_start : bool, default=False
         Continue the previous training (an earlier ``fit`` of this object, or a checkpoint opened with
         :meth:`load`) up to ``max_iter`` steps in total, with the learning-rate schedule of the whole

@@ -261,7 +261,7 @@ def test_ctrl_c_keeps_a_usable_model(monkeypatch, X64):
     monkeypatch.setattr(core_training, "lr_factor", interrupted)
     with pytest.warns(RuntimeWarning, match="interrupted after 4"):
         den = DiffusionDenoiser(**TINY).fit(X64)
-    assert den.n_iter_ == 4 and not den.network_.training and len(den.loss_curve_) == 1
+    assert den.n_iter_ == 4 and not den.network_.training
     assert np.isfinite(den.transform(X64)).all()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
 

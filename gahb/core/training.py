@@ -210,9 +210,10 @@ def train_loop(
             if on_step is not None:
                 on_step(state.step)
             at_log = state.step % config.log_every == 0 or state.step == config.max_iter
-            stop_now = False
-            if at_log or (stop.requested and world.size == 1):
-                # the one host read of the window; under DDP all processes agree on a stop request here
+            # a stop leaves the window open (its sum goes into the checkpoint), so a resumed run logs exactly
+            # the windows of an uninterrupted one; under DDP the processes agree on a stop at a log
+            stop_now = stop.requested and world.size == 1
+            if at_log:
                 stop_now = _log(net, state, world, stop.requested, heldout, config.batch_size, t_log)
                 t_log = time.perf_counter()
                 if on_log is not None:
