@@ -96,17 +96,19 @@ def new_state(net: nn.Module, config: TrainConfig, g_batch, g_noise, device: tor
 
 
 class StopRequest:
-    """Ctrl-C (SIGINT) becomes a flag read between steps, so a step is never cut in half; a second Ctrl-C
-    raises at once. Off the main thread (joblib workers) signals cannot be caught and KeyboardInterrupt is used."""
+    """Ctrl-C (SIGINT) or SIGTERM (torchrun's and batch schedulers' stop) becomes a flag read between steps,
+    so a step is never cut in half; a second signal raises KeyboardInterrupt at once. Off the main thread
+    (joblib workers) signals cannot be caught and a KeyboardInterrupt stops training instead."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
-        self._previous = None
+        self._previous = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handle)
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
@@ -115,8 +117,8 @@ class StopRequest:
         self.requested = True
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
         return False
 
 
