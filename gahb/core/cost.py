@@ -61,31 +61,41 @@ def training_flops(net: nn.Module, image_shape, batch_size: int) -> int:
 
 def training_memory(net: nn.Module, image_shape, batch_size: int, precision: str = "fp32") -> dict:
     """Bytes a training step holds: weights, gradients and Adam's two moments (16 bytes per float32
-    parameter), and the activations autograd saves for the backward pass, measured on one image (in the
-    given precision, on the network's device) and multiplied by the batch. Allocator workspace comes on top.
+    parameter), and the tensors autograd saves for the backward pass, measured on one and on two images (in
+    the given precision, on the network's device): the difference per image times the batch, plus what does
+    not grow with the batch (autocast's low-precision copies of the weights). Allocator workspace comes on top.
     """
     from .training import autocast
 
     p = next(net.parameters())
-    seen, saved = set(), [0]
 
-    def pack(t):
-        key = (t.untyped_storage().data_ptr(), t.dtype)
-        if key not in seen and not isinstance(t, nn.Parameter):
-            seen.add(key)
-            saved[0] += t.untyped_storage().nbytes()
-        return t
+    def saved_bytes(n: int) -> int:
+        seen, total = set(), [0]
 
-    x = torch.zeros((1, *tuple(image_shape)), device=p.device)
+        def pack(t):
+            key = (t.untyped_storage().data_ptr(), t.dtype)
+            if key not in seen and not isinstance(t, nn.Parameter):
+                seen.add(key)
+                total[0] += t.untyped_storage().nbytes()
+            return t
+
+        x = torch.zeros((n, *tuple(image_shape)), device=p.device)
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(p.device, precision):
+            net(x).float().sum()
+        return total[0]
+
     was_training = net.training
     try:
         net.train()
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(p.device, precision):
-            net(x).float().sum()
+        buffers = {k: b.clone() for k, b in net.named_buffers()}  # BN running statistics: given back below
+        one, two = saved_bytes(1), saved_bytes(2)
+        for k, b in net.named_buffers():
+            b.copy_(buffers[k])
     finally:
         net.train(was_training)
     n_params = sum(q.numel() for q in net.parameters())
-    return {"parameters_and_optimizer": 16 * n_params, "activations": saved[0] * int(batch_size)}
+    per_image = two - one
+    return {"parameters_and_optimizer": 16 * n_params, "activations": per_image * int(batch_size) + one - per_image}
 
 
 def step_seconds(net: nn.Module, image_shape, batch_size: int, precision: str = "fp32", steps: int = 2) -> float:
