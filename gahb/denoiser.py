@@ -6,7 +6,6 @@ import copy
 import json
 import numbers
 import os
-import warnings
 
 import numpy as np
 import torch
@@ -14,7 +13,6 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from gahb._checks import resolve_image_shape, resolve_seed
 from gahb._sampling import SamplingMixin
 from gahb._utils import psnr, resolve_device, to_images, to_rows
 from gahb.core.nn import Denoiser, build_network, init_weights_
