@@ -160,6 +160,8 @@ def _training_device(device, world: World) -> torch.device:
     if world.active and dev.type == "cuda" and dev.index is None:  # one GPU per process, as torchrun numbers them
         local = int(os.environ.get("LOCAL_RANK", world.rank % torch.cuda.device_count()))
         dev = torch.device("cuda", local)
+    if world.active and dev.type == "cuda":
+        torch.cuda.set_device(dev)  # NCCL collectives of Python objects use the current device
     return dev
 
 
