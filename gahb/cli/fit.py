@@ -28,7 +28,7 @@ from gahb.cli._data import add_data_arguments, check_data_source, load_pool
 DEFAULTS = dict(dataset="dead-leaves", image_size=12, n_images=10000, n_val=512, architecture="unet", width=16,
                 n_blocks=2, n_layers=21, steps=3000, batch_size=64, learning_rate=1e-3, lr_schedule="halving",
                 checkpoint_every=1000, dedup=None)
-# The paper's settings (Kadkhodaie et al. 2024, Section 2 and Appendix A): Adam 1e-3 halved every 10 % of
+# The paper's settings (Kadkhodaie et al. 2024, Section 2.2 and the appendix on training): Adam 1e-3 halved every 10 % of
 # training, batch 512, sigma = u^2 in [0, 1], about 2.5e8 noisy examples per model (1000 epochs of 250,000),
 # i.e. ceil(2.5e8 / 512) = 488,282 steps; held-out loss on 512 images; near-duplicates above 0.95 removed.
 PRESETS = {

@@ -28,7 +28,7 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def sample_sigma(n: int, sigma_max: float, distribution: str, generator: torch.Generator, device) -> torch.Tensor:
-    """Per-image noise levels: ``quadratic`` σ = σ_max·u² (the paper's code, Section 4) or ``uniform`` σ = σ_max·u."""
+    """Per-image noise levels: ``quadratic`` σ = σ_max·u² (the authors' code) or ``uniform`` σ = σ_max·u."""
     u = torch.rand(n, generator=generator, device=device)
     return sigma_max * (u * u if distribution == "quadratic" else u)
 
@@ -167,7 +167,7 @@ def train_loop(
     on_log: Callable[[TrainState], None] | None = None,
     on_checkpoint: Callable[[TrainState], None] | None = None,
 ) -> bool:
-    """Train from ``state.step`` to ``config.max_iter`` with the residual loss (Section 4, eq. 4):
+    """Train from ``state.step`` to ``config.max_iter`` with the residual form of the paper's loss (Section 2.1, eq. 4):
     ‖net(x + σz) − σz‖² summed over pixels, averaged over the global batch. Returns True if Ctrl-C stopped it.
 
     ``model`` is ``net`` as :func:`prepare_model` returns it. Each step draws, in this order: batch indices
