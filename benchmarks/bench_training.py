@@ -5,10 +5,10 @@ The plain loop is what a user would write by hand (no held-out loss, no progress
 checkpoints). gahb's loop is the one ``fit`` runs (``gahb.core.training.train_loop``); its images/s are
 timed after ``--warmup`` steps (so compilation is not counted), like the plain loop's. The ``fit`` column
 times the whole ``DiffusionDenoiser.fit`` call (validation, weight init, warm-up: everything a user pays).
-Runs alternate (plain, gahb variants, plain, ...) so machine noise hits all alike; the table reports median
-images/s and ratios to the plain loop (target for fp32: >= 0.95).
+Runs alternate (plain, gahb variants, plain, ...; the order rotates every repeat) so machine noise hits all
+alike; the table reports median images/s and ratios to the plain loop (target for fp32: >= 0.95).
 
-    python benchmarks/bench_training.py [--repeats 3] [--threads 2] [--configs small,paper]
+    python benchmarks/bench_training.py [--repeats 6] [--threads 1] [--configs small,paper]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from gahb.core.training import TrainConfig, new_state, prepare_model, train_loop
 
 # name -> (image side, width, levels, batch, timed steps, warm-up steps)
 CONFIGS = {
-    "small": (12, 16, 2, 64, 100, 10),  # the default network of `gahb transition` / `gahb fit`
+    "small": (12, 16, 2, 64, 50, 5),  # the default network of `gahb transition` / `gahb fit`
     "paper": (80, 64, 3, 4, 3, 1),  # the paper's 7.66M-parameter UNet on 80 x 80 (batch 512 in the paper)
 }
 VARIANTS = {"fp32": {}, "bf16": {"precision": "bf16"}, "channels_last": {"channels_last": True},
@@ -81,8 +81,8 @@ def whole_fit(X, side, width, n_blocks, batch, steps, warmup, seed) -> float:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=6)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--configs", default="small,paper")
     p.add_argument("--variants", default=",".join(VARIANTS))
     args = p.parse_args(argv)
@@ -95,11 +95,14 @@ def main(argv=None):
         X = np.random.default_rng(0).uniform(size=(2000, side * side)).astype(np.float32)
         shape = (side, width, n_blocks, batch)
         times = {k: [] for k in ["plain", "fit", *variants]}
+        runs = {"plain": lambda r: plain_loop(X, *shape, steps, warmup, r),
+                "fit": lambda r: whole_fit(X, *shape, steps, warmup, r),
+                **{v: (lambda r, v=v: gahb_loop(X, *shape, steps, warmup, r, **VARIANTS[v])) for v in variants}}
+        order = list(runs)
         for r in range(args.repeats):
-            times["plain"].append(plain_loop(X, *shape, steps, warmup, r))
-            times["fit"].append(whole_fit(X, *shape, steps, warmup, r))
-            for v in variants:
-                times[v].append(gahb_loop(X, *shape, steps, warmup, r, **VARIANTS[v]))
+            # rotate the order every repeat: a load change on a shared machine then hits every column alike
+            for k in order[r % len(order):] + order[: r % len(order)]:
+                times[k].append(runs[k](r))
             print(f"  {name} repeat {r + 1}: " + ", ".join(f"{k} {t[-1]:.2f} s" for k, t in times.items()), flush=True)
         ips = {k: steps * batch / statistics.median(t) for k, t in times.items()}
         rows.append((f"{side}x{side}", f"UNet w{width} b{n_blocks}", batch, ips))
