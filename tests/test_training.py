@@ -395,7 +395,8 @@ def _ddp_worker(rank, world_size, init_file, out_dir, ckpt_dir):
 
 def test_ddp_two_processes_gloo(tmp_path):
     """Two gloo processes end with identical weights (buffers too); their loss curve (each window's mean
-    over the global batch of 32) matches a one-process run with batch 32 within 15 % per window."""
+    over the global batch of 32) matches a one-process run with batch 32 within 15 % per window (measured:
+    6.8, 14.3, 0.4, 1.2 %; one-process runs with seeds 1-3 differ from seed 0 by up to 14, 17, 16, 9 %)."""
     from safetensors.torch import load_file
 
     torch.multiprocessing.spawn(_ddp_worker, args=(2, str(tmp_path / "store"), str(tmp_path), str(tmp_path / "ck")),
