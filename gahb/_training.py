@@ -16,7 +16,8 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from gahb._checks import resolve_image_shape, resolve_seed
-from gahb._utils import resolve_device
+from gahb._networks import check_architecture, warn_if_not_bias_free
+from gahb._utils import image_rows, resolve_device
 from gahb.core import checkpoint as ckpt
 from gahb.core.batches import Batches, fits_on_device, host_images
 from gahb.core.distributed import World, rank_seeds
@@ -29,22 +30,28 @@ __all__ = ["fit_denoiser"]
 _ARCHITECTURE = ("architecture", "width", "n_blocks", "n_layers")
 
 
-def _plain(v):
+def _model_id(v):
+    """A JSON-ready name of a parameter that defines the network (a custom module: its class)."""
+    if isinstance(v, torch.nn.Module) or isinstance(v, type):
+        cls = v if isinstance(v, type) else type(v)
+        return f"{cls.__module__}.{cls.__qualname__}"
     return v.item() if isinstance(v, np.generic) else v
 
 
 def fit_denoiser(est, X, X_val=None):
     """Check everything, then train ``est`` (a DiffusionDenoiser whose parameters are validated)."""
     warm = bool(est.warm_start) and hasattr(est, "network_")
+    X, array_shape = image_rows(X, est.image_shape)
     X = validate_data(est, X, dtype=[np.float64, np.float32], reset=not warm)
-    image_shape = resolve_image_shape(est.image_shape, X.shape[1])
+    image_shape = array_shape or resolve_image_shape(est.image_shape, X.shape[1])
     world = World()
     device = _training_device(est.device, world)
-    if est.sigma_final >= est.sigma_0:
-        raise ValueError(f"sigma_final ({est.sigma_final}) must be smaller than sigma_0 ({est.sigma_0}).")
+    est._check_sigma_order()
+    check_architecture(est.architecture)
     if X_val is not None:
         if est.validation_fraction is not None:
             raise ValueError("pass either validation_fraction or X_val, not both.")
+        X_val, _ = image_rows(X_val, image_shape)
         X_val = validate_data(est, X_val, dtype=[np.float64, np.float32], reset=False)
     if warm:
         seed = _check_warm_start(est, image_shape)
@@ -75,8 +82,9 @@ def fit_denoiser(est, X, X_val=None):
 
     est.image_shape_, est.device_ = image_shape, device
     est.train_mean_ = _mean_rows(X, train_rows)
+    probe = None
     if not warm:
-        est._init_network(seed)
+        probe = est._init_network(seed)  # a custom module's bias-free check input, or None
         est.loss_curve_, est.n_iter_ = [], 0
     else:
         est.network_.to(device)
@@ -92,7 +100,7 @@ def fit_denoiser(est, X, X_val=None):
                           f"resumed by {world.size}: new random streams from step {state.step} on.",
                           RuntimeWarning, stacklevel=3)
     est._train_meta = {"seed": seed, "n_val": n_val, "explicit_val": X_val is not None,
-                       "model": {k: _plain(getattr(est, k)) for k in _ARCHITECTURE}}
+                       "model": {k: _model_id(getattr(est, k)) for k in _ARCHITECTURE}}
     est.validation_scores_ = state.validation_scores if heldout is not None else None
 
     def sync(state):  # the estimator's attributes follow the state at every log and checkpoint
@@ -130,6 +138,8 @@ def fit_denoiser(est, X, X_val=None):
         net.eval()
     sync(state)
     est._train_state = _packed(state, world, est)
+    if probe is not None:  # a bias initialised to zero only shows after training
+        warn_if_not_bias_free(net, probe, "after training")
     if stopped:
         where = f"; checkpoint in {est.checkpoint_dir}" if est.checkpoint_dir is not None else ""
         warnings.warn(f"training interrupted after {est.n_iter_} of {est.max_iter} steps; the model is usable{where}.",
@@ -172,8 +182,8 @@ def _check_warm_start(est, image_shape) -> int:
         raise ValueError("warm_start=True needs a training state: fit this estimator first or load a checkpoint "
                          "(a file written by save() holds the weights only).")
     trained = state["meta"].get("model", {})
-    changed = [f"{k} {trained[k]!r} -> {getattr(est, k)!r}" for k in _ARCHITECTURE
-               if k in trained and trained[k] != getattr(est, k)]
+    changed = [f"{k} {trained[k]!r} -> {_model_id(getattr(est, k))!r}" for k in _ARCHITECTURE
+               if k in trained and trained[k] != _model_id(getattr(est, k))]
     if tuple(image_shape) != tuple(est.image_shape_):
         changed.append(f"image shape {tuple(est.image_shape_)} -> {tuple(image_shape)}")
     if changed:

@@ -18,7 +18,7 @@ import torch
 from .distributed import World
 from .training import TrainState
 
-__all__ = ["pack_state", "unpack_state", "write_atomic", "checkpoint_path", "find_checkpoints", "prune"]
+__all__ = ["pack_state", "unpack_state", "write_atomic", "read", "checkpoint_path", "find_checkpoints", "prune"]
 
 _NAME = re.compile(r"^checkpoint-(\d+)\.safetensors$")
 
@@ -85,6 +85,28 @@ def write_atomic(path, tensors: dict, metadata: dict) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def read(path) -> tuple[str, dict, dict]:
+    """``(path, metadata, tensors)`` of a file written by :func:`write_atomic` (or a model file); a folder
+    means its newest checkpoint. ValueError for a missing, empty or malformed one."""
+    from safetensors import safe_open
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        found = find_checkpoints(path)
+        if not found:
+            raise ValueError(f"no checkpoint in folder {path!r}")
+        path = os.fspath(found[-1])
+    if not os.path.isfile(path):
+        raise ValueError(f"no such model file: {path!r}")
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = json.loads((f.metadata() or {})["gahb"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types for malformed headers
+        raise ValueError(f"{path!r} is not a gahb model file (safetensors with gahb metadata): {exc}") from exc
+    return path, meta, tensors
 
 
 def checkpoint_path(directory, step: int) -> Path:

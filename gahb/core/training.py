@@ -28,7 +28,19 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def sample_sigma(n: int, sigma_max: float, distribution: str, generator: torch.Generator, device) -> torch.Tensor:
-    """Per-image noise levels: ``quadratic`` σ = σ_max·u² (the authors' code) or ``uniform`` σ = σ_max·u."""
+    """Per-image noise levels: ``quadratic`` σ = σ_max·u² (the authors' code; the paper says only "σ in [0, 1]")
+    or ``uniform`` σ = σ_max·u.
+
+    See Also
+    --------
+    train_loop : Adds noise of these levels.
+
+    Examples
+    --------
+    >>> import torch
+    >>> sample_sigma(3, 1.0, "quadratic", torch.Generator().manual_seed(0), "cpu")
+    tensor([0.2463, 0.5902, 0.0078])
+    """
     u = torch.rand(n, generator=generator, device=device)
     return sigma_max * (u * u if distribution == "quadratic" else u)
 
@@ -38,6 +50,17 @@ def lr_factor(step: int, max_iter: int, schedule: str) -> float:
 
     ``halving``: halved at 10 %, 20 %, …, 90 % of training (the paper's epochs 100, 200, …, 900 of 1000);
     ``cosine``: cosine decay to 0; ``constant``: 1.
+
+    See Also
+    --------
+    train_loop : The loop whose learning rate this scales.
+
+    Examples
+    --------
+    >>> [lr_factor(t, 100, "halving") for t in (0, 10, 25, 99)]
+    [1.0, 0.5, 0.25, 0.001953125]
+    >>> lr_factor(50, 100, "cosine")
+    0.5
     """
     if schedule == "halving":
         return 0.5 ** min(9, (10 * step) // max(max_iter, 1))
