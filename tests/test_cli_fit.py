@@ -89,8 +89,7 @@ def test_dry_run_numbers_match_a_hand_count_of_the_paper_unet(tmp_path, capsys, 
     monkeypatch.setattr(fit_cli, "load_pool", lambda *a, **k: pytest.fail("a dry run loads no data"))
     monkeypatch.setattr("gahb.core.cost.step_seconds", lambda *a, **k: 0.5)  # the timing probe is tested below
     out = tmp_path / "never"
-    assert main(["fit", "--preset", "paper-80", "--dataset", "dead-leaves", "--dry-run", "--device", "cpu",
-                 "-o", str(out)]) == 0
+    assert main(["fit", "--preset", "paper-80", "--dry-run", "--device", "cpu", "-o", str(out)]) == 0  # no data needed
     text = capsys.readouterr().out
     params, forward = _paper_unet_hand_count()
     assert params == 7_659_264

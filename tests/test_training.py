@@ -99,6 +99,15 @@ def test_batches_rows_and_device_budget(monkeypatch):
     b = Batches(images, "cpu", rows)
     assert b.n == 3
     torch.testing.assert_close(b.get(torch.tensor([2, 0])), images[[7, 1]].float())
+    # the streaming path (a GPU's when the set does not fit), run on the CPU: two staging buffers in turn
+    for dtype in (torch.float32, torch.float64):
+        s = Batches(images.to(dtype), "cpu", rows)
+        first = s._stream(torch.tensor([1, 4, 7]))
+        torch.testing.assert_close(first, images[[1, 4, 7]].float())
+        second = s._stream(torch.tensor([0, 9, 2]))
+        torch.testing.assert_close(second, images[[0, 9, 2]].float())
+        assert first.data_ptr() != second.data_ptr()  # the first batch is not overwritten by the second
+        assert s._stream(torch.tensor([5, 5, 5])).data_ptr() == first.data_ptr()
     assert fits_on_device(10**12, torch.device("cpu"))
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (8 * 2**30, 80 * 2**30))
     assert fits_on_device(3 * 2**30, torch.device("cuda", 0))

@@ -102,7 +102,8 @@ def _resolve(args):
     if args.n_val < 0:
         raise UsageError(f"--n-val must be >= 0; got {args.n_val}.")
     check_device(args.device)
-    check_data_source(args)
+    if not (args.dry_run and args.data_path is None):  # a dry run loads no data: it needs no --data-path
+        check_data_source(args)
     with usage_errors(OPTIONS):
         est = DiffusionDenoiser(
             architecture=args.architecture, width=args.width, n_blocks=args.n_blocks, n_layers=args.n_layers,

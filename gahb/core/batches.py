@@ -68,14 +68,20 @@ class Batches:
 
     def _stream(self, src: torch.Tensor) -> torch.Tensor:
         shape = (src.numel(), *self.host.shape[1:])
+        cuda = self.device.type == "cuda"
         # two pinned buffers in turn: the host fills one while the device still copies from the other
         k = self._turn = (self._turn + 1) % 2
         if len(self._staging) < 2 or self._staging[k].shape != shape:
-            self._staging = [torch.empty(shape, dtype=torch.float32, pin_memory=True) for _ in range(2)]
+            self._staging = [torch.empty(shape, dtype=torch.float32, pin_memory=cuda) for _ in range(2)]
             self._events = [None, None]
         if self._events[k] is not None:
             self._events[k].synchronize()  # the copy issued two batches ago: long finished
-        self._staging[k].copy_(self.host[src])
+        if self.host.dtype == torch.float32:
+            torch.index_select(self.host, 0, src, out=self._staging[k])  # gathered straight into pinned memory
+        else:
+            self._staging[k].copy_(self.host[src])
+        if not cuda:
+            return self._staging[k]
         out = self._staging[k].to(self.device, non_blocking=True)
         self._events[k] = torch.cuda.Event()
         self._events[k].record()
