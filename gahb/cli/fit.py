@@ -237,6 +237,9 @@ def run(args) -> int:
     finally:
         if world.active:
             torch.distributed.destroy_process_group()
+    if est.n_iter_ < args.steps:  # Ctrl-C: the checkpoint, model and report of the steps done are written
+        say(args, f"gahb fit: interrupted at step {est.n_iter_} of {args.steps}; continue with --resume")
+        return 130
     return 0
 
 
@@ -284,7 +287,8 @@ def _write_outputs(args, out, est, desc, n_train, n_val, shape, steps_run, fit_s
     flops = training_flops(est.network_, est.image_shape_, args.batch_size)
     rep = Report(out, "Training one denoiser (gahb fit)")
     rep.add_text(f"Model: `{model.name}` (load with `DiffusionDenoiser.load`); checkpoints in `checkpoints/` "
-                 "(continue with `gahb fit --resume` and the same options).")
+                 "(continue with `gahb fit --resume` and the same options)."
+                 + (f" **Interrupted at step {est.n_iter_:,} of {args.steps:,}.**" if est.n_iter_ < args.steps else ""))
     rep.add_heading("Setup")
     rep.add_text(f"- data: {desc}; {n_train} training images, {n_val} held-out\n"
                  f"- model: bias-free {args.architecture}, width {args.width}, "
