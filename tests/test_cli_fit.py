@@ -137,3 +137,30 @@ def test_nproc_two_cpu_processes_end_to_end(tmp_path):
     data = json.loads((out / "report.json").read_text())
     assert data["world_size"] == 2 and data["n_iter"] == 20
     assert DiffusionDenoiser.load(out / "model.safetensors").n_iter_ == 20
+
+
+def test_ctrl_c_during_gahb_fit_checkpoints_and_resume_finishes(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import gahb.core.training as core_training
+
+    real, calls = core_training.lr_factor, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)
+
+    monkeypatch.setattr(core_training, "lr_factor", interrupted)
+    out = tmp_path / "run"
+    with pytest.warns(RuntimeWarning, match="interrupted after 7 of 20"):
+        assert main(["fit", "-o", str(out), *TINY]) == 130
+    assert (out / "checkpoints" / "checkpoint-000000007.safetensors").exists()
+    assert "Interrupted at step 7 of 20" in (out / "report.md").read_text()
+    monkeypatch.setattr(core_training, "lr_factor", real)
+    assert main(["fit", "-o", str(out), *TINY, "--resume"]) == 0
+    assert main(["fit", "-o", str(tmp_path / "straight"), *TINY]) == 0
+    a, b = (DiffusionDenoiser.load(p / "model.safetensors") for p in (out, tmp_path / "straight"))
+    assert a.n_iter_ == 20 and all(torch.equal(v, b.network_.state_dict()[k]) for k, v in a.network_.state_dict().items())
