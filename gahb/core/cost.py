@@ -86,6 +86,21 @@ def training_memory(net: nn.Module, image_shape, batch_size: int, precision: str
     parameter), and the tensors autograd saves for the backward pass, measured on one and on two images (in
     the given precision, on the network's device): the difference per image times the batch, plus what does
     not grow with the batch (autocast's low-precision copies of the weights). Allocator workspace comes on top.
+
+    See Also
+    --------
+    training_flops : The operations of the same step.
+    step_seconds : Its measured time.
+
+    Examples
+    --------
+    >>> from gahb.core.nn import UNet
+    >>> net = UNet(width=8, n_blocks=2)
+    >>> mem = training_memory(net, (1, 16, 16), batch_size=64)
+    >>> mem["parameters_and_optimizer"] == 16 * sum(p.numel() for p in net.parameters())
+    True
+    >>> training_memory(net, (1, 16, 16), 64, "bf16")["activations"] < mem["activations"]
+    True
     """
     from .training import autocast
 
@@ -122,7 +137,18 @@ def training_memory(net: nn.Module, image_shape, batch_size: int, precision: str
 
 def step_seconds(net: nn.Module, image_shape, batch_size: int, precision: str = "fp32", steps: int = 2) -> float:
     """Median seconds of a training step (forward, backward, Adam) of ``batch_size`` random images on the
-    network's device, after one warm-up step. Trains a copy: ``net`` is not changed."""
+    network's device, after one warm-up step. Trains a copy: ``net`` is not changed.
+
+    See Also
+    --------
+    training_flops : FLOPs of the step, to turn the time into FLOP/s.
+
+    Examples
+    --------
+    >>> from gahb.core.nn import UNet
+    >>> step_seconds(UNet(width=4, n_blocks=1), (1, 8, 8), batch_size=2) > 0
+    True
+    """
     import copy
     import statistics
     import time

@@ -22,7 +22,7 @@ from .batches import Batches
 from .distributed import World
 
 __all__ = ["sample_sigma", "lr_factor", "TrainConfig", "TrainState", "new_state", "prepare_model", "train_loop",
-           "heldout_loss", "autocast", "StopRequest"]
+           "heldout_loss", "autocast"]
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -70,7 +70,20 @@ def lr_factor(step: int, max_iter: int, schedule: str) -> float:
 
 
 def autocast(device: torch.device, precision: str):
-    """Autocast context for ``precision`` ("fp32" disables it): weights stay float32, convolutions run in bf16/fp16."""
+    """Autocast context for ``precision`` ("fp32" disables it): weights stay float32, convolutions run in bf16/fp16.
+
+    See Also
+    --------
+    train_loop : Runs the network under this context.
+
+    Examples
+    --------
+    >>> import torch
+    >>> with autocast(torch.device("cpu"), "bf16"):
+    ...     y = torch.nn.functional.conv2d(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3))
+    >>> y.dtype
+    torch.bfloat16
+    """
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
@@ -78,7 +91,17 @@ def autocast(device: torch.device, precision: str):
 
 @dataclass
 class TrainConfig:
-    """Settings of one training run (already validated by the estimator)."""
+    """Settings of one training run (already validated by the estimator).
+
+    See Also
+    --------
+    train_loop : The loop these settings drive.
+
+    Examples
+    --------
+    >>> TrainConfig(max_iter=100, batch_size=64, precision="bf16").log_every
+    50
+    """
 
     max_iter: int
     batch_size: int  # global batch: all processes together
@@ -96,7 +119,20 @@ class TrainConfig:
 
 @dataclass
 class TrainState:
-    """Everything a run needs to continue exactly where it stopped, besides the weights."""
+    """Everything a run needs to continue exactly where it stopped, besides the weights.
+
+    See Also
+    --------
+    new_state : A fresh state.
+    gahb.core.checkpoint.pack_state : The state as tensors and JSON.
+
+    Examples
+    --------
+    See :func:`new_state`.
+
+    >>> TrainState.__dataclass_fields__["step"].default
+    0
+    """
 
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None
@@ -111,14 +147,28 @@ class TrainState:
 
 
 def new_state(net: nn.Module, config: TrainConfig, g_batch, g_noise, device: torch.device) -> TrainState:
-    """Adam (the paper's optimizer, default betas) and, for fp16, a gradient scaler."""
+    """A fresh state: Adam (the paper's optimizer, default betas) and, for fp16, a gradient scaler.
+
+    See Also
+    --------
+    train_loop : Advances the state.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import UNet
+    >>> cfg = TrainConfig(max_iter=3, batch_size=4, precision="fp16")
+    >>> state = new_state(UNet(width=4, n_blocks=1), cfg, torch.Generator(), torch.Generator(), torch.device("cpu"))
+    >>> type(state.optimizer).__name__, state.scaler is not None, state.step
+    ('Adam', True, 0)
+    """
     # fused Adam is the fast path on CUDA; on the CPU the default (foreach) keeps today's weights bitwise
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, fused=device.type == "cuda" or None)
     scaler = torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
     return TrainState(optimizer, scaler, g_batch, g_noise, window_sum=torch.zeros((), device=device))
 
 
-class StopRequest:
+class _StopRequest:
     """Ctrl-C (SIGINT) or SIGTERM (torchrun's and batch schedulers' stop) becomes a flag read between steps,
     so a step is never cut in half; a second signal raises KeyboardInterrupt at once. Off the main thread
     (joblib workers) signals cannot be caught and a KeyboardInterrupt stops training instead."""
@@ -149,7 +199,22 @@ class StopRequest:
 def heldout_loss(net: nn.Module, data: Batches, config: TrainConfig, generator: torch.Generator,
                  chunk: int = 256) -> torch.Tensor:
     """Mean residual loss of ``net`` (eval mode) on held-out images, with noise drawn from a freshly seeded
-    ``generator`` so every evaluation sees the same noise; stays on the device (read it at log time)."""
+    ``generator`` so every evaluation sees the same noise; stays on the device (read it at log time).
+
+    See Also
+    --------
+    train_loop : Calls it at every log.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.batches import Batches
+    >>> from gahb.core.nn import UNet
+    >>> val = Batches(torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0)), "cpu")
+    >>> cfg = TrainConfig(max_iter=1, batch_size=1)
+    >>> bool(heldout_loss(UNet(width=4, n_blocks=1), val, cfg, torch.Generator().manual_seed(4)) > 0)
+    True
+    """
     device = generator.device
     total = torch.zeros((), device=device)
     was_training = net.training
@@ -168,7 +233,21 @@ def heldout_loss(net: nn.Module, data: Batches, config: TrainConfig, generator: 
 
 
 def prepare_model(net: nn.Module, config: TrainConfig, world: World, device: torch.device) -> nn.Module:
-    """The module the loop calls: ``net`` in channels-last layout, wrapped in DDP under a process group, compiled."""
+    """The module the loop calls: ``net`` in channels-last layout, wrapped in DDP under a process group, compiled.
+
+    See Also
+    --------
+    train_loop : Calls the returned module.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.distributed import World
+    >>> from gahb.core.nn import UNet
+    >>> cfg = TrainConfig(max_iter=1, batch_size=1)
+    >>> type(prepare_model(UNet(width=4, n_blocks=1), cfg, World(), torch.device("cpu"))).__name__
+    'UNet'
+    """
     if config.channels_last:
         net.to(memory_format=torch.channels_last)  # before DDP, which keeps views of the parameters
     model = world.wrap(net, device)
@@ -197,6 +276,27 @@ def train_loop(
     from ``state.g_batch`` (CPU), σ, the optional rescaling factors and z from ``state.g_noise``. Under a
     process group each process draws its own share of the global batch from its own generators and DDP
     averages the gradients. ``heldout()`` returns a device scalar (the held-out loss), evaluated at each log.
+
+    See Also
+    --------
+    new_state : The state it starts from.
+    prepare_model : The module it calls.
+    gahb.DiffusionDenoiser.fit : Checks the input and runs this loop.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.batches import Batches
+    >>> from gahb.core.distributed import World
+    >>> from gahb.core.nn import UNet
+    >>> cpu = torch.device("cpu")
+    >>> net, cfg = UNet(width=4, n_blocks=1), TrainConfig(max_iter=10, batch_size=4, log_every=5)
+    >>> data = Batches(torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0)), cpu)
+    >>> state = new_state(net, cfg, torch.Generator().manual_seed(1), torch.Generator().manual_seed(2), cpu)
+    >>> train_loop(prepare_model(net, cfg, World(), cpu), net, data, cfg, state)
+    False
+    >>> state.step, len(state.loss_curve)
+    (10, 2)
     """
     world = world or World()
     device = state.window_sum.device
@@ -205,7 +305,7 @@ def train_loop(
     optimizer, scaler = state.optimizer, state.scaler
     model.train()
     t_log = time.perf_counter()
-    with StopRequest() as stop:
+    with _StopRequest() as stop:
         for step in range(state.step, config.max_iter):
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate * lr_factor(step, config.max_iter, config.lr_schedule)
