@@ -70,6 +70,10 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     noise_distribution : {"quadratic", "uniform"}, default="quadratic"
         ``quadratic``: σ = σ_max·u² with u ~ U(0, 1) (the paper's code; over-samples small noise).
         ``uniform``: σ = σ_max·u.
+    rescale : {None, "uniform"}, default=None
+        ``"uniform"`` multiplies each clean training image by its own a ~ U(0, 1) before the noise is added
+        (the paper's positive intensity rescaling, App. C.2, Fig. 19): one image then trains the denoiser on
+        the whole ray {a·x}. ``None`` trains on the images as given.
     score_sigma : float, default=0.1
         Noise level at which :meth:`score` measures denoising PSNR.
     h0, beta, sigma_0, sigma_final, max_sample_steps, sample_init
@@ -178,6 +182,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         "lr_schedule": [StrOptions({"halving", "cosine", "constant"})],
         "sigma_max": [Interval(numbers.Real, 0, None, closed="neither")],
         "noise_distribution": [StrOptions({"quadratic", "uniform"})],
+        "rescale": [None, StrOptions({"uniform"})],
         "score_sigma": [Interval(numbers.Real, 0, None, closed="neither")],
         **SAMPLER_PARAMETER_CONSTRAINTS,
         "random_state": ["random_state"],
@@ -204,6 +209,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         lr_schedule="halving",
         sigma_max=1.0,
         noise_distribution="quadratic",
+        rescale=None,
         score_sigma=0.1,
         h0=0.01,
         beta=0.1,
@@ -234,6 +240,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         self.lr_schedule = lr_schedule
         self.sigma_max = sigma_max
         self.noise_distribution = noise_distribution
+        self.rescale = rescale
         self.score_sigma = score_sigma
         self.h0 = h0
         self.beta = beta

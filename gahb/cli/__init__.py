@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "transition": ("gahb.cli.transition", "memorization -> generalization sweep over training-set size N"),
     "optimality": ("gahb.cli.optimality", "GAHB optimality experiments: C-alpha slopes, disks, shuffled control"),
     "fit": ("gahb.cli.fit", "train one denoiser (mixed precision, checkpoints, several GPUs) into a folder"),
+    "figure": ("gahb.cli.figure", "reproduce a figure of the paper (Figs 1-21) as a report; --list: the catalogue"),
 }
 
 
