@@ -16,7 +16,7 @@ import tempfile
 
 import torch
 
-__all__ = ["check_fields", "is_gahb_file", "write_model_file"]
+__all__ = ["check_fields", "check_training_state", "is_gahb_file", "write_model_file"]
 
 
 class _Damaged(ValueError):
@@ -29,9 +29,11 @@ def _int(value, field: str, minimum: int) -> int:
     return int(value)
 
 
-def _vector(tensors: dict, name: str, size: int | None = None) -> torch.Tensor:
+def _vector(tensors: dict, name: str, size: int | None = None, optional: bool = False) -> torch.Tensor | None:
     t = tensors.get(name)
     if t is None:
+        if optional:
+            return None
         raise _Damaged(f"tensor {name!r} is missing")
     if t.dim() != 1 or not t.is_floating_point() or (size is not None and t.numel() != size):
         want = f"{size} " if size is not None else ""
@@ -43,7 +45,8 @@ def _vector(tensors: dict, name: str, size: int | None = None) -> torch.Tensor:
 def check_fields(meta, tensors: dict, known_params, path) -> dict:
     """The fields of a model file (a ``ValueError`` naming the first bad one): ``params`` (keys checked; values
     are checked by the estimator's constraints afterwards), ``image_shape_``, ``n_iter_``, ``n_features_in_``,
-    ``train_mean_`` (finite, one value per pixel), ``loss_curve_`` and finite network weights."""
+    ``train_mean_`` (finite, one value per pixel), ``loss_curve_``, ``validation_scores_`` and finite network
+    weights."""
     try:
         if not isinstance(meta, dict):
             raise _Damaged(f"its metadata must be a JSON object; got {type(meta).__name__}")
@@ -67,6 +70,7 @@ def check_fields(meta, tensors: dict, known_params, path) -> dict:
             raise _Damaged(f"field 'custom_architecture' must be a class name; got {custom!r}")
         train_mean = _vector(tensors, "train_mean_", n_features)
         loss_curve = _vector(tensors, "loss_curve_")
+        validation = _vector(tensors, "validation_scores_", optional=True)
         weights = {k[len("network."):]: v for k, v in tensors.items() if k.startswith("network.")}
         if not weights:
             raise _Damaged("it holds no network weights")
@@ -76,7 +80,51 @@ def check_fields(meta, tensors: dict, known_params, path) -> dict:
     except _Damaged as exc:
         raise ValueError(f"{os.fspath(path)!r} is a damaged gahb model file: {exc}.") from None
     return dict(params=params, image_shape_=shape, n_features_in_=n_features, n_iter_=n_iter, custom=custom,
-                train_mean_=train_mean, loss_curve_=loss_curve, weights=weights)
+                train_mean_=train_mean, loss_curve_=loss_curve, validation_scores_=validation, weights=weights)
+
+
+def check_training_state(meta, tensors: dict, net: torch.nn.Module, n_iter: int, path) -> None:
+    """The training state of a checkpoint against its own fields and the restored network (a ``ValueError``
+    naming the field), so that a damaged checkpoint fails on load, not inside ``fit(warm_start=True)``."""
+    try:
+        if not isinstance(meta, dict):
+            raise _Damaged(f"field 'training' must be a JSON object; got {type(meta).__name__}")
+        step = _int(meta.get("step"), "training.step", 0)
+        if step != n_iter:
+            raise _Damaged(f"field 'training.step' is {step} but n_iter_ is {n_iter}")
+        start = _int(meta.get("window_start"), "training.window_start", 0)
+        if start > step:
+            raise _Damaged(f"field 'training.window_start' ({start}) is after the step ({step})")
+        world = _int(meta.get("world_size"), "training.world_size", 1)
+        _int(meta.get("seed"), "training.seed", 0)
+        _int(meta.get("n_val"), "training.n_val", 0)
+        if not isinstance(meta.get("model"), dict) or not isinstance(meta.get("scaler"), (dict, type(None))):
+            raise _Damaged("fields 'training.model' and 'training.scaler' must be JSON objects")
+        params = list(net.parameters())
+        groups = meta.get("param_groups")
+        ids = [i for g in groups for i in g.get("params", [None])] if isinstance(groups, list) and all(
+            isinstance(g, dict) for g in groups) else None
+        if ids is None or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or \
+                sorted(ids) != list(range(len(params))):
+            raise _Damaged(f"field 'training.param_groups' must list the network's {len(params)} parameters once")
+        for key, t in tensors.items():
+            if key.startswith("optimizer."):
+                _, i, name = key.split(".", 2)
+                if not i.isdigit() or int(i) >= len(params):
+                    raise _Damaged(f"tensor 'state.{key}' names no parameter of the network")
+                if name != "step" and t.shape != params[int(i)].shape:
+                    raise _Damaged(f"tensor 'state.{key}' has shape {tuple(t.shape)}, its parameter "
+                                   f"{tuple(params[int(i)].shape)}")
+        for r in range(world):
+            for kind in ("batch", "noise"):
+                t = tensors.get(f"rng.{r}.{kind}")
+                if t is None or t.dtype != torch.uint8 or t.dim() != 1:
+                    raise _Damaged(f"tensor 'state.rng.{r}.{kind}' (a generator state of bytes) is missing or damaged")
+        _vector(tensors, "loss_curve")
+        _vector(tensors, "validation_scores")
+        _vector(tensors, "window_sum", 1)
+    except _Damaged as exc:
+        raise ValueError(f"{os.fspath(path)!r} is a damaged gahb checkpoint: {exc}.") from None
 
 
 def is_gahb_file(path) -> bool:

@@ -171,3 +171,17 @@ def test_near_duplicate_training_sets_and_held_out_images_warn(rng, tmp_path):
         warnings.simplefilter("error", NearDuplicateWarning)  # distinct images: silent
         clean = generalization_curve(est, rng.random((40, 16)), [2, 10], n_samples=4, sigmas=[], verbose=0)
     assert clean.data_warnings == []
+
+
+def test_patch_size_is_checked_before_any_fit():
+    import numpy as np
+    import pytest
+
+    from gahb import DiffusionDenoiser
+    from gahb.experiments import generalization_curve
+
+    X = np.random.default_rng(0).random((8, 16))
+    est = DiffusionDenoiser(width=4, n_blocks=1, max_iter=1, image_shape=(4, 4))
+    for bad in (1, 5, 2.5):
+        with pytest.raises(ValueError, match="patch_size"):
+            generalization_curve(est, X, [2], image_shape=(4, 4), patch_size=bad, verbose=0)

@@ -77,7 +77,8 @@ def _scale(a: np.ndarray, mode: str) -> float:
 
 
 def read_image(filename, box_of=None, size=None, *, keep_uint8: bool = False):
-    """An image file as float64 ``(H, W, 3)`` in [0, 1] (8-bit, 16-bit and float images alike), or ``BadImage``.
+    """An image file (a path or a file object) as float64 ``(H, W, 3)`` in [0, 1] (8-bit, 16-bit and float
+    images alike), or ``BadImage``.
 
     ``box_of(width, height)`` gives the crop box; ``size`` ``(H, W)`` resizes with PIL's bicubic filter,
     on uint8 for 8-bit images (the paper's pipeline, unchanged) and on float32 for deeper ones.
@@ -99,16 +100,17 @@ def read_image(filename, box_of=None, size=None, *, keep_uint8: bool = False):
                 else:
                     im = im.convert("RGB")
                     depth = "8-bit"
-            if box_of is not None:
-                im = im.crop(box_of(im.width, im.height))
-            if size is not None and (im.height, im.width) != tuple(size):
-                im = im.resize((size[1], size[0]), bicubic)
     except BadImage:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise BadImage(f"it is larger than PIL's decompression-bomb limit ({exc})") from None
     except Exception as exc:  # PIL's decoders raise OSError, SyntaxError, ValueError, struct.error, ...
         raise BadImage(f"it cannot be decoded ({type(exc).__name__}: {exc})") from None
+    # the image is decoded: what fails from here on is the caller's request (a crop too large), not the file
+    if box_of is not None:
+        im = im.crop(box_of(im.width, im.height))
+    if size is not None and (im.height, im.width) != tuple(size):
+        im = im.resize((size[1], size[0]), bicubic)
     if depth == "8-bit":
         return np.asarray(im) if keep_uint8 else np.asarray(im, dtype=np.float64) / 255.0
     return np.repeat(np.asarray(im, dtype=np.float64)[..., None], 3, axis=2)

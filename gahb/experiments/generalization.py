@@ -26,6 +26,8 @@ from gahb.metrics import (
     memorization_rate,
     nearest_neighbors,
     paired_cosine_similarity,
+    patch_collage_images,
+    patch_nearest_neighbors,
     psnr_curve,
     psnr_gap,
     summarize,
@@ -130,13 +132,14 @@ def _check_estimator(estimator, n_features):
         "n_jobs": [numbers.Integral, None],
         "verbose": ["verbose"],
         "keep_estimators": ["boolean"],
+        "patch_size": [Interval(numbers.Integral, 2, None, closed="left"), None],
     },
     prefer_skip_nested_validation=False,  # the estimators fitted inside validate their own parameters
 )
 def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_samples: int = 64, sample_random_state=0,
                          random_state=0, shuffle: bool = True, sigmas=None, n_psnr_images: int = 300,
                          threshold: float = 0.95, remove_mean: bool = True, epsilon: float = 0.1,
-                         n_jobs=None, verbose: int = 1, keep_estimators: bool = False):
+                         n_jobs=None, verbose: int = 1, keep_estimators: bool = False, patch_size=None):
     """Train two models on disjoint sets of each size N and measure memorization vs generalization.
 
     Parameters
@@ -180,6 +183,10 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         0 silent; 1 a progress bar (tqdm) on stderr; 2 also one line per finished fit.
     keep_estimators : bool, default=False
         Keep the fitted models in ``result.estimators_``.
+    patch_size : int or None, default=None
+        Side of the patches of the patch-level ("collage") memorization (paper Fig. 10,
+        :func:`gahb.metrics.patch_nearest_neighbors`); ``None`` uses half the image side (the paper's tool
+        on 40 x 40 images: four 20 x 20 patches). Skipped when ``image_shape`` is not given.
 
     Every argument (and the estimator's own parameters) is checked before the first fit.
 
@@ -240,6 +247,9 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         image_shape = resolve_image_shape(image_shape, X.shape[1])
     # checked here, before any fit, not inside the workers after training
     sigmas = PAPER_SIGMAS if sigmas is None else check_sigmas(sigmas, allow_empty=True)
+    if patch_size is not None and (image_shape is None or patch_size > min(image_shape[1:])):
+        raise ValueError(f"patch_size must be an integer from 2 to the image side (and needs image_shape); "
+                         f"got {patch_size!r}.")
     seed = resolve_seed(random_state)
     sample_seed = resolve_seed(sample_random_state)
     rng = np.random.default_rng(seed)
@@ -289,8 +299,12 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
             bar.close()
     wall = time.perf_counter() - t0
 
+    patch = None
+    if image_shape is not None:
+        patch = dict(image_shape=image_shape, patch_size=int(patch_size or max(2, min(image_shape[1:]) // 2)),
+                     threshold=threshold, remove_mean=remove_mean)
     per_size = [_score_size(int(n), block_A[:n], block_B[:n], outputs[(int(n), "A")], outputs[(int(n), "B")],
-                            threshold, remove_mean) for n in sizes]
+                            threshold, remove_mean, patch) for n in sizes]
     res = GeneralizationCurve(sizes=sizes.tolist(), per_size=per_size, image_shape=image_shape,
                               sigmas=np.asarray(sigmas), epsilon=epsilon, threshold=threshold,
                               remove_mean=remove_mean, wall_seconds=wall, n_samples=int(n_samples),
@@ -333,7 +347,7 @@ def _check_overlap(block_A, block_B, extra, threshold, remove_mean) -> list[str]
     return msgs
 
 
-def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
+def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean, patch=None):
     """All metrics of one size N from the two models' samples."""
     d = {"n_train": n}
     sA, sB = out_A["samples"], out_B["samples"]
@@ -360,6 +374,19 @@ def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
     d["chance_similarity"] = (_on_rows(okA & np.roll(okB, -1), lambda a, b: paired_cosine_similarity(
         a, b, remove_mean=remove_mean), sA, sB_next) if sA.shape[0] > 1 else np.full(1, np.nan))
     d["data_baseline_similarity"] = data_baseline(X_A, X_B, remove_mean=remove_mean).similarity
+    if patch is not None:
+        for role, s, Xt, ok in (("A", sA, X_A, okA), ("B", sB, X_B, okB)):
+            d[f"collage_{role}"] = d[f"patch_copy_{role}"] = float("nan")
+            d[f"patch_fraction_{role}"] = np.full(ok.shape, np.nan)
+            d[f"patch_images_{role}"] = np.full(s.shape, np.nan)
+            if ok.any():  # diverged samples are left out, as in every metric above
+                pnn = patch_nearest_neighbors(s[ok], Xt, **patch)
+                d[f"collage_{role}"], d[f"patch_copy_{role}"] = pnn.collage_rate, pnn.patch_copy_rate
+                d[f"patch_fraction_{role}"][ok] = pnn.copied_fraction
+                d[f"patch_images_{role}"][ok] = patch_collage_images(pnn, Xt, patch["image_shape"])
+        # chance level: training images of B (never seen by A) pieced from A's training patches
+        d["collage_chance"] = patch_nearest_neighbors(X_B[: sA.shape[0]], X_A, **patch).collage_rate
+        d["patch_size"] = patch["patch_size"]
     for role, out in (("A", out_A), ("B", out_B)):
         for key in ("psnr_train", "psnr_test", "n_steps", "converged", "diverged"):
             if key in out:
@@ -439,6 +466,8 @@ class GeneralizationCurve:
                 "chance_median": chance["median"],
                 "data_baseline_median": summarize(d["data_baseline_similarity"])["median"],
             }
+            if "collage_A" in d:
+                row.update(collage_A=d["collage_A"], collage_B=d["collage_B"], collage_chance=d["collage_chance"])
             gaps = [psnr_gap(d[f"psnr_train_{r}"], d[f"psnr_test_{r}"]) for r in "AB" if f"psnr_train_{r}" in d]
             row["psnr_gap"] = float(np.mean(gaps)) if gaps else float("nan")
             n_nan = sum(int(np.sum(~np.all(np.isfinite(d[f"samples_{r}"]), axis=1))) for r in "AB")
@@ -460,7 +489,9 @@ class GeneralizationCurve:
         ``nearest_median`` (median nearest-training similarity, both models pooled); ``cross_median``,
         ``cross_q25``, ``cross_q75`` (model A vs model B, same noise), ``cross_raw_median`` (without mean
         removal); ``chance_median`` (A_i vs B_{i+1}); ``data_baseline_median`` (each image of A_N to its
-        nearest in B_N); ``psnr_gap`` (Delta(N) in dB, mean over the noise grid and both models);
+        nearest in B_N); ``collage_A/B`` (fraction of samples pieced from patches of two or more of their
+        own model's training images, :func:`gahb.metrics.patch_nearest_neighbors`) and ``collage_chance``
+        (the same for B's training images against A's: the chance level); ``psnr_gap`` (Delta(N) in dB, mean over the noise grid and both models);
         ``n_nan_samples``; sampler statistics; ``fit_seconds``.
         """
         rows = self.table()
@@ -505,15 +536,19 @@ class GeneralizationCurve:
     # ------------------------------------------------------------------ plots (matplotlib, lazily)
 
     def plot_samples(self, n_train, n_show: int = 8):
-        """Figure: rows = model A samples, their nearest A-training images, model B samples, nearest B images."""
+        """Figure: rows = A samples, their nearest A images (and patch collage), B samples, nearest B images."""
         from gahb.report import plot_image_grid
 
         d = self[n_train]
         k = min(n_show, d["samples_A"].shape[0])
         rows = [d["samples_A"][:k], d["nearest_images_A"][:k], d["samples_B"][:k], d["nearest_images_B"][:k]]
+        labels = ["A", "A nearest", "B", "B nearest"]
+        if "patch_images_A" in d:
+            rows.insert(2, d["patch_images_A"][:k])
+            labels.insert(2, "A patches")
         cols = [f"{c:.2f}" for c in d["cross_similarity"][:k]]
         shape = None if self.image_shape is None else self.image_shape[1:] if self.image_shape[0] == 1 else self.image_shape
-        return plot_image_grid(rows, shape, row_labels=["A", "A nearest", "B", "B nearest"], col_labels=cols,
+        return plot_image_grid(rows, shape, row_labels=labels, col_labels=cols,
                                title=f"N = {n_train} (column title: cosine A vs B)")
 
     def plot_histograms(self, sizes=None):
@@ -554,6 +589,9 @@ class GeneralizationCurve:
             ax.plot(inp, (d["psnr_train_A"] + d["psnr_train_B"]) / 2, "o-", ms=3, label="train")
             ax.plot(inp, (d["psnr_test_A"] + d["psnr_test_B"]) / 2, "s-", ms=3, label="test")
             ax.plot(inp, inp, ":", color="gray", lw=1, label="identity")
+            if self.image_shape is not None:  # one image and its rescalings: MSE = sigma^2 / d per pixel
+                ax.plot(inp, inp + 10 * np.log10(np.prod(self.image_shape)), "--", color="k", lw=0.8,
+                        label="optimal, one image (ray)")
             ax.set_title(f"N = {n}", fontsize=9)
             ax.set_xlabel("input PSNR (dB)", fontsize=7)
             ax.invert_xaxis()
@@ -609,14 +647,17 @@ class GeneralizationCurve:
                 "cross_median", "cross_q25", "cross_q75", "chance_median", "cross_raw_median",
                 "data_baseline_median", "psnr_gap", "n_nan_samples", "fit_seconds", "cpu_seconds"]
         rows = self.table()
-        extra = [c for c in ("n_not_converged", "sampler_steps_median") if c in rows[0]]
+        extra = [c for c in ("collage_A", "collage_B", "collage_chance", "n_not_converged", "sampler_steps_median")
+                 if c in rows[0]]
         report.add_table(rows, cols[:-2] + extra + cols[-2:])
         report.add_text(
             "Similarities are cosines" + (" of mean-removed images (Pearson correlation)" if self.remove_mean else "")
             + f"; `mem_*` = fraction of {self.n_samples} samples copying a training image of their own model "
             f"(cosine >= {self.threshold}, or L2 distance to the nearest < 1/3 of that to the 2nd nearest); "
             "`cross` = model A's sample i against model B's sample i (same noise); `chance` = A_i against "
-            "B_(i+1); `data_baseline` = each image of A_N against its nearest in B_N; `psnr_gap` = mean over "
+            "B_(i+1); `data_baseline` = each image of A_N against its nearest in B_N; `collage` = fraction of "
+            "samples whose patches all copy patches (same cosine threshold) of two or more of their model's training "
+            "images, `collage_chance` = the same for B's training images against A's; `psnr_gap` = mean over "
             "the noise grid of train minus held-out output PSNR; `fit_seconds` = wall time of the two fits "
             "(training, sampling, PSNR curves), `cpu_seconds` = their CPU time."
         )
