@@ -16,7 +16,11 @@ import tempfile
 
 import torch
 
-__all__ = ["check_fields", "check_training_state", "is_gahb_file", "write_model_file"]
+from gahb._checks import check_image_shape
+from gahb._networks import check_output_shape
+from gahb._utils import resolve_device
+
+__all__ = ["check_fields", "check_training_state", "restore_estimator", "is_gahb_file", "write_model_file"]
 
 
 class _Damaged(ValueError):
@@ -125,6 +129,50 @@ def check_training_state(meta, tensors: dict, net: torch.nn.Module, n_iter: int,
         _vector(tensors, "window_sum", 1)
     except _Damaged as exc:
         raise ValueError(f"{os.fspath(path)!r} is a damaged gahb checkpoint: {exc}.") from None
+
+
+def restore_estimator(cls, path, meta: dict, tensors: dict, device, architecture):
+    """A fitted ``cls`` from the fields of a model file or checkpoint, each checked (``ValueError`` naming it)."""
+    f = check_fields(meta, tensors, cls().get_params(), path)
+    custom = f["custom"]
+    if custom is not None and architecture is None:
+        raise ValueError(f"{path!r} holds a model with the custom architecture {custom}; pass the same module: "
+                         "DiffusionDenoiser.load(path, architecture=...).")
+    if custom is None and architecture is not None:
+        raise ValueError(f"{path!r} holds a model with a built-in architecture; architecture= is only for "
+                         "models saved with a custom module.")
+    params = dict(f["params"], device=str(device))
+    if custom is not None:
+        params["architecture"] = architecture
+    if isinstance(params.get("image_shape"), list):
+        params["image_shape"] = tuple(params["image_shape"])
+    est = cls(**params)
+    try:  # the same constraints as fit and sample (beta=7.5 in a file is as wrong as in the constructor)
+        est._check_sampler_settings()
+        if est.image_shape is not None and check_image_shape(est.image_shape) != f["image_shape_"]:
+            raise ValueError(f"image_shape {est.image_shape} disagrees with image_shape_ {f['image_shape_']}")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path!r} is a damaged gahb model file: field 'params': {exc}") from None
+    est.image_shape_, est.n_features_in_, est.n_iter_ = f["image_shape_"], f["n_features_in_"], f["n_iter_"]
+    est.device_ = resolve_device(device)
+    est.train_mean_ = f["train_mean_"].double().numpy()
+    est.loss_curve_ = f["loss_curve_"].tolist()
+    try:
+        est._restore_network(f["weights"])
+        check_output_shape(est.network_, torch.zeros((1,) + est.image_shape_, device=est.device_))
+    except (RuntimeError, ValueError) as exc:
+        arch = est.architecture
+        name = arch if isinstance(arch, str) else getattr(arch, "__name__", type(arch).__name__)
+        raise ValueError(f"{path!r} is a damaged or incompatible gahb model file: its network weights do not "
+                         f"fit a {name} network on images of shape {est.image_shape_}: "
+                         f"{str(exc).splitlines()[0]}") from None
+    val = f["validation_scores_"]
+    est.validation_scores_ = None if val is None else val.tolist()
+    if "training" in meta:  # a checkpoint: the state that fit(warm_start=True) continues from
+        state = {k[len("state."):]: v for k, v in tensors.items() if k.startswith("state.")}
+        check_training_state(meta["training"], state, est.network_, est.n_iter_, path)
+        est._train_state = {"meta": meta["training"], "tensors": state}
+    return est
 
 
 def is_gahb_file(path) -> bool:

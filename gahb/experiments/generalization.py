@@ -11,14 +11,13 @@ from __future__ import annotations
 import numbers
 import sys
 import time
-import warnings
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from gahb._checks import RANDOM_STATE, check_rows, resolve_image_shape, resolve_seed
-from gahb.exceptions import NearDuplicateWarning
+from gahb.experiments._guards import check_estimator, check_overlap, on_rows
 from gahb.metrics import (
     PAPER_SIGMAS,
     data_baseline,
@@ -93,24 +92,6 @@ def _check_sizes(sizes):
 
 
 _POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
-
-
-def _check_estimator(estimator, n_features):
-    """What the fits and the sampler would reject, checked here, before the first fit (not in a worker after it):
-    the parameters, the sampler's noise levels, the image shape against X, the device."""
-    if not hasattr(estimator, "_validate_params"):
-        return
-    est = clone(estimator)
-    est._validate_params()
-    if hasattr(est, "_check_sigma_order"):
-        est._check_sigma_order()
-    params = est.get_params()
-    if params.get("image_shape") is not None:
-        resolve_image_shape(params["image_shape"], n_features)
-    if isinstance(params.get("device"), str):
-        from gahb._utils import resolve_device
-
-        resolve_device(params["device"])
 
 
 @validate_params(
@@ -231,7 +212,7 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     from joblib import Parallel, delayed
 
     X = check_rows(X, "X", finite=True)
-    _check_estimator(estimator, X.shape[1])
+    check_estimator(estimator, X.shape[1])
     sizes = _check_sizes(sizes)
     n_max = int(sizes[-1])
     if X_B is not None:
@@ -262,7 +243,7 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         block_A, block_B = X[order[:n_max]], X_B[order_B[:n_max]]
         extra = X[order[n_max : n_max + n_psnr_images]]
 
-    overlap = _check_overlap(block_A, block_B, extra, threshold, remove_mean)
+    overlap = check_overlap(block_A, block_B, extra, threshold, remove_mean)
 
     # Model B gets its own fit seed (estimator's random_state + 1), so A and B share neither initial weights nor
     # minibatches nor training noise: agreement of their samples then comes from the data, not from the seed.
@@ -314,46 +295,13 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     return res
 
 
-def _on_rows(ok, fn, *arrays, fill=np.nan):
-    """``fn(*arrays[ok])`` scattered back to every row; rows not ``ok`` (diverged, non-finite samples) get ``fill``.
-
-    The metrics reject NaN, so a diverged sample is left out explicitly here (and counted in ``n_nan_samples``).
-    """
-    out = np.full(ok.shape, fill)
-    if ok.any():
-        out[ok] = fn(*(a[ok] for a in arrays))
-    return out
-
-
-def _check_overlap(block_A, block_B, extra, threshold, remove_mean) -> list[str]:
-    """Warnings, issued before any fit, when the data would make A and B agree or the held-out PSNR look good."""
-    msgs = []
-    base = data_baseline(block_A, block_B, remove_mean=remove_mean).median
-    if base >= threshold:
-        msgs.append(f"models A and B train on near-duplicate images: the median similarity of each A image to its "
-                    f"nearest B image is {base:.3f} (>= threshold {threshold}) at N = {block_A.shape[0]}, so a high "
-                    "A-vs-B similarity would show shared images, not generalization. Remove near-duplicates before "
-                    f"the split (gahb.datasets.remove_near_duplicates; gahb transition --dedup {threshold}).")
-    if extra.shape[0]:
-        sim = nearest_neighbors(extra, np.concatenate([block_A, block_B]), 1, remove_mean=remove_mean)[1][:, 0]
-        if np.median(sim) >= threshold:
-            msgs.append(f"the held-out images of the PSNR curves have near-duplicates in the training sets: median "
-                        f"nearest-training similarity {np.median(sim):.3f} (>= threshold {threshold}; "
-                        f"{np.mean(sim >= threshold):.0%} of them above it), so the test PSNR and the gap Delta(N) "
-                        "would be measured on seen images. Remove near-duplicates before the split "
-                        f"(gahb.datasets.remove_near_duplicates; gahb transition --dedup {threshold}).")
-    for msg in msgs:
-        warnings.warn(msg, NearDuplicateWarning, stacklevel=4)  # the caller of generalization_curve
-    return msgs
-
-
 def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean, patch=None):
     """All metrics of one size N from the two models' samples."""
     d = {"n_train": n}
     sA, sB = out_A["samples"], out_B["samples"]
     okA, okB = np.isfinite(sA).all(axis=1), np.isfinite(sB).all(axis=1)
     for role, s, Xt, ok in (("A", sA, X_A, okA), ("B", sB, X_B, okB)):
-        flags = _on_rows(ok, lambda q: memorization_rate(q, Xt, rule="cosine", threshold=threshold,
+        flags = on_rows(ok, lambda q: memorization_rate(q, Xt, rule="cosine", threshold=threshold,
                                                          remove_mean=remove_mean, return_flags=True)[1], s, fill=False)
         d[f"mem_cosine_{role}"] = float(flags[ok].mean()) if ok.any() else float("nan")
         d[f"mem_ratio_{role}"] = (memorization_rate(s[ok], Xt, rule="ratio") if n >= 2 and ok.any()
@@ -368,10 +316,10 @@ def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean, patch=None):
         d[f"flags_{role}"] = flags
         d[f"samples_{role}"] = s
     pair = okA & okB
-    d["cross_similarity"] = _on_rows(pair, lambda a, b: paired_cosine_similarity(a, b, remove_mean=remove_mean), sA, sB)
-    d["cross_similarity_raw"] = _on_rows(pair, lambda a, b: paired_cosine_similarity(a, b), sA, sB)
+    d["cross_similarity"] = on_rows(pair, lambda a, b: paired_cosine_similarity(a, b, remove_mean=remove_mean), sA, sB)
+    d["cross_similarity_raw"] = on_rows(pair, lambda a, b: paired_cosine_similarity(a, b), sA, sB)
     sB_next = np.roll(sB, -1, axis=0)
-    d["chance_similarity"] = (_on_rows(okA & np.roll(okB, -1), lambda a, b: paired_cosine_similarity(
+    d["chance_similarity"] = (on_rows(okA & np.roll(okB, -1), lambda a, b: paired_cosine_similarity(
         a, b, remove_mean=remove_mean), sA, sB_next) if sA.shape[0] > 1 else np.full(1, np.nan))
     d["data_baseline_similarity"] = data_baseline(X_A, X_B, remove_mean=remove_mean).similarity
     if patch is not None:
