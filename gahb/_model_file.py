@@ -12,13 +12,13 @@ import json
 import math
 import numbers
 import os
-import tempfile
 
 import torch
 
 from gahb._checks import check_image_shape
 from gahb._networks import check_output_shape
 from gahb._utils import resolve_device
+from gahb.core.checkpoint import write_atomic
 
 __all__ = ["check_fields", "check_training_state", "restore_estimator", "is_gahb_file", "write_model_file"]
 
@@ -187,33 +187,21 @@ def is_gahb_file(path) -> bool:
 
 
 def write_model_file(path, tensors: dict, meta: dict, overwrite: bool = False) -> None:
-    """Write a model file atomically (temporary file in the same folder, then rename).
+    """Write a model file atomically (:func:`gahb.core.checkpoint.write_atomic`: temporary file, then rename).
 
     File-system problems are ``OSError`` subclasses naming the path: ``FileNotFoundError`` (no such folder),
     ``IsADirectoryError``, ``PermissionError``, ``FileExistsError`` (a file that is not a gahb model and
     ``overwrite`` is False); a failed write leaves an existing file as it was.
     """
-    from safetensors.torch import save_file
-
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, "the folder of the model file does not exist", folder)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "a model file path names a folder", path)
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(errno.EACCES, "the folder of the model file is not writable", folder)
     if os.path.exists(path) and not overwrite and not is_gahb_file(path):
         raise FileExistsError(errno.EEXIST, "the file exists and is not a gahb model file; pass overwrite=True to "
                               "replace it", path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        try:
-            save_file(tensors, tmp, metadata={"gahb": json.dumps(meta)})
-        except OSError:
-            raise
-        except Exception as exc:  # safetensors reports I/O failures (disk full) as its own error type
-            raise OSError(errno.EIO, f"writing the model file failed: {exc}", path) from exc
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(path, tensors, meta)

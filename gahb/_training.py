@@ -23,6 +23,7 @@ from gahb.core.batches import Batches, fits_on_device, host_images
 from gahb.core.distributed import World, rank_seeds
 from gahb.core.random import torch_generator
 from gahb.core.training import TrainConfig, heldout_loss, new_state, prepare_model, train_loop
+from gahb.exceptions import TrainingInterruptedWarning
 
 __all__ = ["fit_denoiser"]
 
@@ -143,7 +144,7 @@ def fit_denoiser(est, X, X_val=None):
     if stopped:
         where = f"; checkpoint in {est.checkpoint_dir}" if est.checkpoint_dir is not None else ""
         warnings.warn(f"training interrupted after {est.n_iter_} of {est.max_iter} steps; the model is usable{where}.",
-                      RuntimeWarning, stacklevel=3)
+                      TrainingInterruptedWarning, stacklevel=3)
     return est
 
 

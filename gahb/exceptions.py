@@ -6,7 +6,8 @@ before torch is loaded.
 
 from __future__ import annotations
 
-__all__ = ["NearDuplicateWarning", "NotBiasFreeWarning", "SampleDivergenceWarning", "SkippedImageWarning"]
+__all__ = ["NearDuplicateWarning", "NotBiasFreeWarning", "SampleDivergenceWarning", "SkippedImageWarning",
+           "TrainingInterruptedWarning"]
 
 
 class SampleDivergenceWarning(UserWarning):
@@ -96,5 +97,25 @@ class NearDuplicateWarning(UserWarning):
     --------
     >>> from gahb.exceptions import NearDuplicateWarning
     >>> issubclass(NearDuplicateWarning, UserWarning)
+    True
+    """
+
+
+class TrainingInterruptedWarning(RuntimeWarning):
+    """Training stopped early (Ctrl-C or SIGTERM); the model is usable, with the steps taken so far.
+
+    Raised by :meth:`gahb.DiffusionDenoiser.fit`: ``n_iter_`` says how far it got, and with ``checkpoint_dir``
+    a checkpoint of that step is written, from which ``fit(warm_start=True)`` continues. The ``gahb``
+    commands that train several models turn it into a stop of the whole run (exit code 130), so that no
+    report is made from an undertrained model; ``gahb fit`` writes the model and says how to resume.
+
+    See Also
+    --------
+    gahb.DiffusionDenoiser.load : Opens a checkpoint to continue from.
+
+    Examples
+    --------
+    >>> from gahb.exceptions import TrainingInterruptedWarning
+    >>> issubclass(TrainingInterruptedWarning, RuntimeWarning)
     True
     """

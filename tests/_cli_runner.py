@@ -31,12 +31,14 @@ def _mark(owner, name):
 
 
 def _install_markers():
+    import gahb.experiments.figures as figures
     import gahb.experiments.generalization as gen
     import gahb.experiments.optimality as opt
     from gahb.denoiser import DiffusionDenoiser
 
     _mark(DiffusionDenoiser, "fit")
     _mark(gen, "generalization_curve")
+    _mark(figures, "run_figure")
     for name in ("c_alpha_optimality", "disk_optimality", "shuffled_control"):
         _mark(opt, name)
 
@@ -68,6 +70,7 @@ def main():
 
     import gahb.cli  # noqa: F401  (imported once, before forking)
     import gahb.denoiser  # noqa: F401
+    import gahb.experiments.figures  # noqa: F401
     import gahb.experiments.generalization  # noqa: F401
     import gahb.experiments.optimality  # noqa: F401
 

@@ -21,6 +21,9 @@ TINY = {
                    "--image-size", "4", "--width", "2", "--n-blocks", "1", "--max-sample-steps", "1", "--jobs", "1"],
     "optimality": ["optimality", "--alphas", "1", "--image-size", "8", "--n-train", "4", "--n-test", "1", "--steps",
                    "1", "--width", "2", "--n-blocks", "1", "--n-psnr-images", "1", "--threads", "1"],
+    "fit": ["fit", "--image-size", "8", "--width", "2", "--n-blocks", "1", "--n-images", "16", "--n-val", "4",
+            "--batch-size", "4", "--steps", "40", "--log-every", "5", "--checkpoint-every", "5", "--threads", "1"],
+    "figure": ["figure", "4", "--quick", "--threads", "1"],
 }
 EARLIER = "# an earlier run\n"
 
@@ -87,6 +90,43 @@ def test_transition_killed_mid_run_keeps_the_earlier_report(tmp_path):
     assert _intact(out_dir) and not _temporaries(out_dir)
 
 
+def test_fit_killed_mid_run_keeps_its_checkpoint_and_resumes(tmp_path):
+    """SIGTERM during training: one line, exit 130, model, report and checkpoints of the steps done; --resume
+    continues to the end."""
+    out_dir = tmp_path / "run"
+    argv = TINY["fit"][:-4] + ["--steps", "100000", "--threads", "1", "-q", "-o", str(out_dir)]
+    p = _gahb(argv)
+    _wait_for(lambda: list((out_dir / "checkpoints").glob("checkpoint-*")), p)
+    os.killpg(p.pid, signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gahb: interrupted at step ") and "--resume" in lines[0], err
+    step = int(lines[0].split("step ")[1].split(" ")[0])
+    from gahb import DiffusionDenoiser
+
+    assert DiffusionDenoiser.load(out_dir / "model.safetensors", device="cpu").n_iter_ == step
+    assert json.loads((out_dir / "report.json").read_text())["n_iter"] == step
+    p = _gahb(argv[:-2] + ["-o", str(out_dir), "--steps", str(step + 5), "--resume"])  # a rerun continues
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert DiffusionDenoiser.load(out_dir / "model.safetensors", device="cpu").n_iter_ == step + 5
+
+
+def test_figure_ctrl_c_keeps_the_finished_figure(tmp_path):
+    """Ctrl-C after Figure 4's report was written, during Figure 5: Figure 4 stays whole; exit 130, one line."""
+    out_dir = tmp_path / "figs"
+    p = _gahb(["figure", "4", "5", "--quick", "--threads", "1", "-q", "-o", str(out_dir)])
+    done = out_dir / "fig-04" / "report.md"
+    _wait_for(done.exists, p)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    if p.returncode == 0:
+        pytest.skip("both figures finished before Ctrl-C arrived (a very fast machine)")
+    assert p.returncode == 130 and err.strip().splitlines()[-1].startswith("gahb: interrupted; finished work is kept")
+    assert json.loads((out_dir / "fig-04" / "report.json").read_text())["title"] and not _temporaries(out_dir)
+
+
 def test_optimality_ctrl_c_keeps_the_finished_experiment(tmp_path):
     """Ctrl-C after the C-alpha experiment finished, during the disks: that report stays, whole; exit 130."""
     out_dir = tmp_path / "rep"
@@ -110,15 +150,21 @@ def test_optimality_ctrl_c_keeps_the_finished_experiment(tmp_path):
 
 # ------------------------------------------------------------------------------------------ disk full
 
-@pytest.mark.parametrize("command, folder", [("transition", ""), ("optimality", "c-alpha")])
-def test_disk_full_loses_nothing(tmp_path, command, folder):
-    """Writes beyond 4 kB fail (the figures): exit 1, one line naming the file, the earlier report untouched."""
+@pytest.mark.parametrize("command, folder, written", [("transition", "", ".png"), ("optimality", "c-alpha", ".png"),
+                                                      ("figure", "", ".png"), ("fit", "", "checkpoint-")])
+def test_disk_full_loses_nothing(tmp_path, command, folder, written):
+    """Writes beyond 4 kB fail (figures, checkpoints): exit 1, one line naming the file, the earlier report
+    (and model) untouched, no temporary file left."""
     out_dir = tmp_path / "rep"
     _earlier_report(out_dir / folder)
+    if command == "fit":
+        (out_dir / "model.safetensors").write_bytes(b"an earlier model")
     p = _gahb(TINY[command] + ["-q", "--overwrite", "-o", str(out_dir)], file_size_limit=4096)
     _, err = p.communicate(timeout=300)
     assert p.returncode == 1, err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("gahb: error: OSError: File too large (") and ".png)" in last, err
+    assert last.startswith("gahb: error: OSError: ") and "File too large" in last and written in last, err
     assert "nothing that was already there was replaced" in last and "Traceback" not in err
     assert _intact(out_dir / folder) and not _temporaries(out_dir)
+    if command == "fit":
+        assert (out_dir / "model.safetensors").read_bytes() == b"an earlier model"

@@ -1,4 +1,4 @@
-"""Corrupt files never escape the documented exception: model files, IDX files and loader caches.
+"""Corrupt files never escape the documented exception: model files, checkpoints, IDX files and loader caches.
 
 Each small valid file is truncated at every offset and fed random bytes and random byte flips (Hypothesis).
 A model file or an IDX file either loads or raises ``ValueError``; a cache is rebuilt (with a warning) and
@@ -34,8 +34,10 @@ def files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     X = np.random.default_rng(0).random((6, 16))
     model = tmp / "model.safetensors"
-    DiffusionDenoiser(width=2, n_blocks=1, max_iter=1, batch_size=2, image_shape=(4, 4), random_state=0,
-                      device="cpu").fit(X).save(model)
+    den = DiffusionDenoiser(width=2, n_blocks=1, max_iter=1, batch_size=2, image_shape=(4, 4), random_state=0,
+                            device="cpu", checkpoint_dir=tmp / "ckpt").fit(X)
+    den.save(model)
+    checkpoint = next((tmp / "ckpt").glob("checkpoint-*.safetensors")).read_bytes()
     idx_raw = bytes([0, 0, 0x08, 2]) + struct.pack(">II", 3, 5) + bytes(range(15))
     folder = tmp / "imgs"
     folder.mkdir()
@@ -43,7 +45,7 @@ def files(tmp_path_factory):
         Image.fromarray((X[k].reshape(4, 4) * 255).astype(np.uint8)).save(folder / f"{k}.png")
     cache = tmp / "cache.npz"
     expected = load_image_folder(folder, image_size=None, crop=None, cache=cache).data
-    return dict(tmp=tmp, model=model.read_bytes(), idx=idx_raw, idx_gz=gzip.compress(idx_raw, mtime=0),
+    return dict(tmp=tmp, model=model.read_bytes(), checkpoint=checkpoint, idx=idx_raw, idx_gz=gzip.compress(idx_raw, mtime=0),
                 folder=folder, cache=cache.read_bytes(), expected=expected)
 
 
@@ -73,7 +75,9 @@ def _load_cached(files, path):
     np.testing.assert_array_equal(out, files["expected"])
 
 
-LOADERS = {"model": (_load_model, ".safetensors"), "idx": (_load_idx, ".idx"), "idx_gz": (_load_idx, ".gz")}
+LOADERS = {"model": (_load_model, ".safetensors"), "checkpoint": (_load_model, ".safetensors"),
+           "idx": (_load_idx, ".idx"), "idx_gz": (_load_idx, ".gz")}
+KINDS = ["model", "checkpoint", "idx", "idx_gz", "cache"]
 
 
 def _run(files, kind, data, name="f"):
@@ -92,20 +96,20 @@ def _truncations(data, step=1):
     return range(0, len(data), step)
 
 
-@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_every_truncation(files, kind):
     data = files[kind]
-    # the model file's header and metadata at every offset, its tensor bytes every 7th (each cut is a full load)
-    step = 1 if kind != "model" else 7
-    offsets = list(_truncations(data, step))
-    if kind == "model":
+    # a model file's header and metadata at every offset, its tensor bytes every 7th; a checkpoint (three times
+    # larger) every 5th and 31st byte; the slow test cuts both at every offset
+    offsets = list(_truncations(data, {"model": 7, "checkpoint": 31}.get(kind, 1)))
+    if kind in ("model", "checkpoint"):
         header = 8 + struct.unpack("<Q", data[:8])[0]
-        offsets = sorted(set(range(header + 1)) | set(offsets))
+        offsets = sorted(set(range(0, header + 1, 1 if kind == "model" else 5)) | set(offsets) | {header})
     for n in offsets:
         _run(files, kind, data[:n], "cut")
 
 
-@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+@pytest.mark.parametrize("kind", KINDS)
 @QUICK
 @given(junk=FILE_BYTES)
 def test_random_bytes(files, kind, junk):
@@ -120,7 +124,7 @@ def _flipped(raw, data, max_flips):
     return bytes(raw)
 
 
-@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+@pytest.mark.parametrize("kind", KINDS)
 @QUICK
 @given(data=st.data())
 def test_byte_flips(files, kind, data):
@@ -128,7 +132,7 @@ def test_byte_flips(files, kind, data):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+@pytest.mark.parametrize("kind", KINDS)
 @LONG
 @given(data=st.data())
 def test_byte_flips_long(files, kind, data):
@@ -137,7 +141,7 @@ def test_byte_flips_long(files, kind, data):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["model", "idx", "idx_gz", "cache"])
+@pytest.mark.parametrize("kind", KINDS)
 @LONG
 @given(junk=st.binary(min_size=0, max_size=4096))
 def test_random_bytes_long(files, kind, junk):
@@ -145,9 +149,10 @@ def test_random_bytes_long(files, kind, junk):
 
 
 @pytest.mark.slow
-def test_every_truncation_of_the_whole_model_file(files):
-    for n in range(len(files["model"])):
-        _run(files, "model", files["model"][:n], "cut-all")
+@pytest.mark.parametrize("kind", ["model", "checkpoint"])
+def test_every_truncation_of_the_whole_file(files, kind):
+    for n in range(len(files[kind])):
+        _run(files, kind, files[kind][:n], "cut-all")
 
 
 def test_nothing_left_behind(files):

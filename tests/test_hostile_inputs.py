@@ -46,6 +46,9 @@ def ctx(tmp_path_factory):
                             device="cpu").fit(X16)
     model = tmp / "model.safetensors"
     den.save(model)
+    DiffusionDenoiser(width=4, n_blocks=1, max_iter=2, batch_size=4, image_shape=(4, 4), random_state=0, device="cpu",
+                      checkpoint_dir=tmp / "ckpt").fit(X16)
+    checkpoint = next((tmp / "ckpt").glob("checkpoint-*.safetensors"))
     empty, nested, photos = tmp / "empty", tmp / "nested" / "sub", tmp / "photos"
     for d in (empty, nested, photos):
         d.mkdir(parents=True)
@@ -56,16 +59,16 @@ def ctx(tmp_path_factory):
     note.write_text("my notes")
     foreign = tmp / "mine.npz"
     np.savez(foreign, a=np.arange(3))
-    return SimpleNamespace(tmp=tmp, den=den, model=model, empty=empty, nested=nested.parent, photos=photos, note=note,
+    return SimpleNamespace(tmp=tmp, den=den, model=model, checkpoint=checkpoint, empty=empty, nested=nested.parent, photos=photos, note=note,
                            foreign=foreign, memo=MemorizingDenoiser(image_shape=(4, 4), beta=1.0).fit(X16))
 
 
-def _damaged_model(ctx, name, edit_meta=None, edit_tensors=None):
-    """A copy of the fitted model file with its metadata or tensors edited."""
+def _damaged_model(ctx, name, edit_meta=None, edit_tensors=None, source=None):
+    """A copy of the fitted model file (or of ``source``, e.g. a checkpoint) with its metadata or tensors edited."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    with safe_open(str(ctx.model), framework="pt") as f:
+    with safe_open(str(source or ctx.model), framework="pt") as f:
         meta = json.loads(f.metadata()["gahb"])
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     if edit_meta:
@@ -75,6 +78,12 @@ def _damaged_model(ctx, name, edit_meta=None, edit_tensors=None):
     path = ctx.tmp / f"damaged-{name}.safetensors"
     save_file(tensors, str(path), metadata={"gahb": json.dumps(meta)})
     return DiffusionDenoiser.load(path, device="cpu")
+
+
+def _damaged_ckpt(ctx, name, edit_training=None, edit_tensors=None):
+    """A copy of the checkpoint with its training state (``meta['training']``) or tensors edited."""
+    edit = None if edit_training is None else (lambda m: _set(m, "training", edit_training(m["training"])))
+    return _damaged_model(ctx, "ckpt-" + name, edit, edit_tensors, source=ctx.checkpoint)
 
 
 def _set(d, key, value):
@@ -308,6 +317,28 @@ PY_CASES = [
         {k: v[:1] for k, v in t.items() if k.startswith("network.") and v.dim() == 4})), V, "weights do not fit"),
     ("tensor loss_curve 2-D", lambda c: _damaged_model(c, "lc", None, lambda t: t.update(
         loss_curve_=t["loss_curve_"].reshape(1, -1))), V, "'loss_curve_' must be a 1-D"),
+    # ---- checkpoints: the training state that fit(warm_start=True) continues from
+    ("checkpoint step", lambda c: _damaged_ckpt(c, "st", lambda t: _set(t, "step", 7)), V,
+     "'training.step' is 7 but n_iter_ is 2"),
+    ("checkpoint window", lambda c: _damaged_ckpt(c, "ws", lambda t: _set(t, "window_start", 5)), V,
+     "'training.window_start' \\(5\\) is after the step"),
+    ("checkpoint world", lambda c: _damaged_ckpt(c, "wo", lambda t: _set(t, "world_size", 0)), V,
+     "'training.world_size' must be an integer >= 1"),
+    ("checkpoint seed", lambda c: _damaged_ckpt(c, "se", lambda t: _set(t, "seed", "x")), V, "'training.seed'"),
+    ("checkpoint not object", lambda c: _damaged_ckpt(c, "no", lambda t: [t]), V, "'training' must be a JSON object"),
+    ("checkpoint param groups", lambda c: _damaged_ckpt(c, "pg", lambda t: _set(t, "param_groups", [{"params": [0]}])),
+     V, "'training.param_groups' must list the network's"),
+    ("checkpoint optimizer shape", lambda c: _damaged_ckpt(c, "os", None, lambda t: t.update(
+        {k: v[..., :1].contiguous() for k, v in t.items() if k.startswith("state.optimizer.") and k.endswith("exp_avg")})),
+     V,
+     "'state.optimizer.0.exp_avg' has shape"),
+    ("checkpoint optimizer index", lambda c: _damaged_ckpt(c, "oi", None, lambda t: t.update(
+        {"state.optimizer.99.exp_avg": torch.zeros(1)})), V, "names no parameter"),
+    ("checkpoint generator", lambda c: _damaged_ckpt(c, "rg", None, lambda t: t.pop("state.rng.0.noise")), V,
+     "'state.rng.0.noise'"),
+    ("checkpoint loss curve", lambda c: _damaged_ckpt(c, "lc", None, lambda t: t.pop("state.loss_curve")), V,
+     "'loss_curve' is missing"),
+    ("checkpoint folder without checkpoints", lambda c: DiffusionDenoiser.load(c.empty), V, "no checkpoint"),
     # ---- model files: save
     ("save missing folder", lambda c: c.den.save(c.tmp / "no" / "m.safetensors"), FileNotFoundError, "does not exist"),
     ("save onto folder", lambda c: c.den.save(c.empty), IsADirectoryError, "names a folder"),
@@ -324,6 +355,14 @@ def test_python_input(ctx, fn, exc, match):
             fn(ctx)
 
 
+def test_the_damaged_files_start_from_good_ones(ctx):
+    """The model and checkpoint rows edit files that load, so each row's error comes from its one edit."""
+    assert DiffusionDenoiser.load(ctx.model, device="cpu").n_iter_ == 2
+    resumed = DiffusionDenoiser.load(ctx.checkpoint, device="cpu")
+    assert resumed._train_state["meta"]["step"] == 2
+    assert _damaged_ckpt(ctx, "same").n_iter_ == 2  # a copy without edits loads too
+
+
 def test_the_saving_rows_lose_nothing(ctx):
     """After the rows ran: the text file is untouched and no temporary file was left anywhere."""
     assert ctx.note.read_text() == "my notes"
@@ -332,9 +371,10 @@ def test_the_saving_rows_lose_nothing(ctx):
 
 # ----------------------------------------------------------------------------------------------- commands
 # {tmp} is the folder of the command rows: {tmp}/empty (no images), {tmp}/nested (images in sub/ only),
-# {tmp}/notes.txt (a file), {tmp}/done and {tmp}/done-opt/disks (an earlier run's report.md), {tmp}/read-only;
+# {tmp}/notes.txt (a file), {tmp}/done, {tmp}/done-opt/disks and {tmp}/fit-done (an earlier run's report.md),
+# {tmp}/damaged-ckpt (a damaged checkpoint), {tmp}/read-only;
 # {tmp}/out does not exist (and must not exist after a refused command).
-_T, _O = ["transition"], ["optimality", "disks"]
+_T, _O, _F, _G = ["transition"], ["optimality", "disks"], ["fit"], ["figure", "1"]
 CLI_CASES = [
     (_T + ["--beta", "0"], "--beta must be"),
     (_T + ["--beta", "7.5"], "--beta must be"),
@@ -375,6 +415,34 @@ CLI_CASES = [
     (_O + ["--seed", "-1"], "--seed must be"),
     (_O + ["-o", "{tmp}/notes.txt"], "is not writable|is a file"),
     (_O + ["-o", "{tmp}/done-opt"], "already holds report.md"),
+    (_F + ["--steps", "0"], "--steps: expected a positive integer"),
+    (_F + ["--image-size", "1"], "--image-size must be"),
+    (_F + ["--seed", "-1"], "--seed must be"),
+    (_F + ["--checkpoint-every", "0"], "--checkpoint-every must be"),
+    (_F + ["--n-val", "-1"], "--n-val must be >= 0"),
+    (_F + ["--sigma-max", "-1"], "--sigma-max must be"),
+    (_F + ["--learning-rate", "0"], "--learning-rate must be"),
+    (_F + ["--precision", "fp8"], "invalid choice"),
+    (_F + ["--device", "tpu"], "--device tpu"),
+    (_F + ["--dataset", "celeba"], "needs --data-path"),
+    (_F + ["--dataset", "photo-tiles", "--data-path", "{tmp}/nested"], "pass --recursive"),
+    (_F + ["--resume"], "--resume: no checkpoint in"),
+    (_F + ["--resume", "-o", "{tmp}/damaged-ckpt"], "--resume: .* is not a gahb model file"),
+    (_F + ["-o", "{tmp}/notes.txt"], "is a file, not a folder"),
+    (_F + ["-o", "{tmp}/fit-done"], "already holds .*model.safetensors"),
+    (_G + ["--seed", "-1"], "--seed must be"),
+    (_G + ["--jobs", "0"], "--jobs must be positive"),
+    (_G + ["--device", "tpu"], "--device tpu"),
+    (_G + ["--data-path", "{tmp}/nowhere"], "does not exist"),
+    (_G + ["--data-path", "{tmp}/empty"], "no image files"),
+    (_G + ["--data-path", "{tmp}/nested"], "subfolders 'sub' hold some: point --data-path"),
+    (["figure", "4", "--data-path", "{tmp}/empty"], "uses synthetic data only"),
+    (_G + ["--quick", "--scale", "paper"], "exclude each other"),
+    (_G + ["--tflops", "-1"], "--tflops must be positive"),
+    (_G + ["-o", "{tmp}/notes.txt"], "is a file, not a folder"),
+    (["figure", "99"], "Figures 1-21"),
+    (["figure", "abc"], "figure numbers are 1-21"),
+    (["figure"], "name a figure"),
     (["optimality", "everything"], "invalid choice"),
     (["nosuchcommand"], "invalid choice"),
 ] + ([(_T + ["--device", "cuda"], "CUDA is not available"), (_O + ["--device", "cuda:1"], "CUDA")] if NO_CUDA else []) \
@@ -384,7 +452,7 @@ CLI_CASES = [
 
 def _argv(argv, tmp):
     argv = [a.format(tmp=tmp) for a in argv]
-    if argv[0] in ("transition", "optimality") and "-o" not in argv:
+    if argv[0] in ("transition", "optimality", "fit", "figure") and "-o" not in argv:
         argv += ["-o", f"{tmp}/out"]
     return argv
 
@@ -400,8 +468,12 @@ def cli_results(tmp_path_factory):
     (tmp / "read-only").chmod(0o500)  # refuses writes to everyone but root
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp / "nested" / "sub" / "a.png")
     (tmp / "notes.txt").write_text("x")
-    for d in ("done", "done-opt/disks"):
+    for d in ("done", "done-opt/disks", "fit-done"):
+        (tmp / d).mkdir(parents=True, exist_ok=True)
         (tmp / d / "report.md").write_text("# an earlier run")
+    (tmp / "fit-done" / "model.safetensors").write_text("an earlier model")
+    (tmp / "damaged-ckpt" / "checkpoints").mkdir(parents=True)
+    (tmp / "damaged-ckpt" / "checkpoints" / "checkpoint-000000010.safetensors").write_bytes(b"\x08" + b"\0" * 20)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, os.path.join(HERE, "_cli_runner.py")],
                           input=json.dumps([_argv(a, tmp) for a, _ in CLI_CASES]), capture_output=True, text=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 from gahb.cli._common import (
     Parser,
@@ -16,9 +17,11 @@ from gahb.cli._common import (
     debug_requested,
     error_line,
     kept_work,
+    one_line_warning,
     remove_empty_created,
     stop_on_sigterm,
 )
+from gahb.exceptions import TrainingInterruptedWarning
 
 # name -> (module, one-line help)
 SUBCOMMANDS = {
@@ -55,14 +58,18 @@ def main(argv=None) -> int:
         return 2
     args._argv = argv  # the command as typed (gahb fit --nproc relaunches it under torchrun)
     try:
-        with stop_on_sigterm():
+        with stop_on_sigterm(), warnings.catch_warnings():
+            warnings.showwarning = one_line_warning
+            # a fit stopped by Ctrl-C keeps a usable model and warns; a command running many fits stops there
+            # instead of finishing with an undertrained one (gahb fit itself handles the warning)
+            warnings.simplefilter("error", TrainingInterruptedWarning)
             return int(importlib.import_module(args._module).run(args) or 0)
     except UsageError as exc:
         if debug_requested(argv):
             raise
         print(f"gahb: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, TrainingInterruptedWarning):
         remove_empty_created()
         print(f"gahb: interrupted; {kept_work(getattr(args, 'output', None))}", file=sys.stderr)
         return 130

@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 
 __all__ = [
-    "UsageError", "Parser", "add_common_arguments", "usage_errors", "check_arguments", "check_device", "prepare_output",
+    "UsageError", "Parser", "add_common_arguments", "usage_errors", "check_arguments", "check_device", "check_seed",
+    "prepare_output",
     "positive_int", "parse_int_list", "parse_float_list", "say",
 ]
 
@@ -83,6 +84,14 @@ def check_arguments(func, options: dict | None = None, **kwargs) -> None:
     constraints = func._skl_parameter_constraints
     with usage_errors(options):
         validate_parameter_constraints({k: constraints[k] for k in kwargs}, kwargs, caller_name=func.__name__)
+
+
+def check_seed(seed) -> None:
+    """``--seed`` against scikit-learn's ``random_state`` constraint, as every estimator checks it."""
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
+    with usage_errors():
+        validate_parameter_constraints({"random_state": ["random_state"]}, {"random_state": seed}, caller_name="gahb")
 
 
 def positive_int(text: str) -> int:
@@ -161,12 +170,19 @@ def prepare_output(path, *, report_files=("report.md", "report.json"), overwrite
 
 
 def remove_empty_created() -> None:
-    """Remove the folders :func:`prepare_output` created if nothing was written into them."""
+    """Remove the folders :func:`prepare_output` created if no file was written into them (empty subfolders, such
+    as a checkpoint folder made before Ctrl-C, go with them)."""
     for p in list(_CREATED):
         with contextlib.suppress(OSError):
-            if p.is_dir() and not any(p.iterdir()):
+            if p.is_dir() and not _has_files(p):
+                for sub in sorted(p.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+                    sub.rmdir()
                 p.rmdir()
     _CREATED.clear()
+
+
+def _has_files(folder: Path) -> bool:
+    return any(not q.is_dir() for q in folder.rglob("*"))
 
 
 def say(args, text: str) -> None:
@@ -199,7 +215,7 @@ def stop_on_sigterm():
 def kept_work(output) -> str:
     """What an interrupted command leaves: the files already in its output folder, or nothing."""
     out = Path(output) if output else None
-    if out is None or not out.is_dir() or not any(out.iterdir()):
+    if out is None or not out.is_dir() or not _has_files(out):
         return "nothing had finished (no output written)"
     return f"finished work is kept in {out} (reports and files written so far; nothing was half-written)"
 
@@ -212,3 +228,9 @@ def error_line(exc: BaseException, output=None) -> str:
         return (f"{type(exc).__name__}: {exc.strerror}{where}.{hint} Files are written atomically: nothing that "
                 f"was already there was replaced; {kept_work(output)}.")
     return f"{type(exc).__name__}: {exc}"
+
+
+def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` of the commands: ``gahb: warning: ...`` on one line, not Python's two with source."""
+    text = " ".join(str(message).split())
+    print(f"gahb: warning: {text} ({category.__name__})", file=sys.stderr if file is None else file, flush=True)

@@ -8,9 +8,18 @@ prints its cost estimate first (``--dry-run``: the estimate only).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from gahb.cli._common import UsageError, add_common_arguments, check_device, positive_int, prepare_output, say
+from gahb.cli._common import (
+    UsageError,
+    add_common_arguments,
+    check_device,
+    check_seed,
+    positive_int,
+    prepare_output,
+    say,
+)
 
 _NEEDS_DATA = {"celeba": "CelebA (aligned faces, a folder of images)", "lsun": "LSUN bedrooms (LMDB or images)",
                "lsun32": "LSUN bedrooms (LMDB or images)", "celeba-hq": "CelebA-HQ (a folder of images)"}
@@ -52,6 +61,24 @@ def _numbers(args) -> list[int]:
             raise UsageError(f"Figure {n} is not reproducible here: {FIGURES[n].reason}")
         out.append(n)
     return sorted(set(out))
+
+
+def _check_data_path(path, figures) -> None:
+    """The data set given for the figures that use one, listed before any work (UsageError otherwise)."""
+    from gahb.datasets._images import list_images
+
+    if not Path(path).exists():
+        raise UsageError(f"--data-path {path} does not exist.")
+    kinds = {fig.data for fig in figures} - {"synthetic"}
+    if not kinds:
+        raise UsageError(f"--data-path: Figure {figures[0].number} uses synthetic data only; leave it out.")
+    lmdb = os.path.isfile(os.path.join(path, "data.mdb"))
+    try:
+        if not (lmdb and kinds <= {"lsun", "lsun32"}):
+            list_images(path, recursive=kinds <= {"lsun", "lsun32"})  # LSUN exports are nested; face folders not
+    except FileNotFoundError as exc:
+        msg = str(exc).replace("pass recursive=True to search them", "point --data-path at the folder of images")
+        raise UsageError(f"--data-path {path}: {msg.rstrip('.')}.") from None
 
 
 def _status(fig) -> str:
@@ -98,8 +125,9 @@ def run(args) -> int:
     if args.tflops is not None and not args.tflops > 0:
         raise UsageError(f"--tflops must be positive; got {args.tflops}.")
     check_device(args.device)
-    if args.data_path is not None and not Path(args.data_path).exists():
-        raise UsageError(f"--data-path {args.data_path} does not exist.")
+    check_seed(args.seed)
+    if args.data_path is not None:
+        _check_data_path(args.data_path, [FIGURES[n] for n in numbers])
     if args.scale == "paper":
         for n in numbers:
             total, seconds, lines = estimate(FIGURES[n].experiment, "paper", args.tflops or ASSUMED_TFLOPS)

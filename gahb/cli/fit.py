@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from gahb.cli._common import (
@@ -23,6 +24,7 @@ from gahb.cli._common import (
     usage_errors,
 )
 from gahb.cli._data import add_data_arguments, check_data_source, load_pool
+from gahb.exceptions import TrainingInterruptedWarning
 
 # the transition study's network on 12 x 12 dead leaves: minutes on a laptop
 DEFAULTS = dict(dataset="dead-leaves", image_size=12, n_images=10000, n_val=512, architecture="unet", width=16,
@@ -229,7 +231,9 @@ def run(args) -> int:
         else:
             est.set_params(verbose=0)
         t_fit = time.perf_counter()
-        est.fit(X_train, X_val=X_val)
+        with warnings.catch_warnings():  # an interrupted fit warns; the command says it in its last line instead
+            warnings.simplefilter("ignore", TrainingInterruptedWarning)
+            est.fit(X_train, X_val=X_val)
         fit_s = time.perf_counter() - t_fit
         if world.rank == 0:
             _write_outputs(args, out, est, desc, n_train, n_val, shape, est.n_iter_ - start, fit_s,
@@ -238,7 +242,8 @@ def run(args) -> int:
         if world.active:
             torch.distributed.destroy_process_group()
     if est.n_iter_ < args.steps:  # Ctrl-C: the checkpoint, model and report of the steps done are written
-        say(args, f"gahb fit: interrupted at step {est.n_iter_} of {args.steps}; continue with --resume")
+        print(f"gahb: interrupted at step {est.n_iter_} of {args.steps}; the model, report and checkpoints of the "
+              f"steps done are in {args.output}: continue with --resume", file=sys.stderr)
         return 130
     return 0
 

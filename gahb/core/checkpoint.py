@@ -8,6 +8,7 @@ crash or a failing disk leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -71,13 +72,20 @@ def unpack_state(tensors: dict, meta: dict, state: TrainState, world: World) -> 
 
 
 def write_atomic(path, tensors: dict, metadata: dict) -> Path:
-    """Write a safetensors file with JSON ``metadata`` (under key "gahb") via a temporary file and a rename."""
+    """Write a safetensors file with JSON ``metadata`` (under key "gahb") via a temporary file and a rename.
+
+    A failed write (a full disk) is an ``OSError`` naming ``path``, whatever safetensors raised, and leaves an
+    existing file at ``path`` as it was.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        save_file(tensors, os.fspath(tmp), metadata={"gahb": json.dumps(metadata)})
+        try:
+            save_file(tensors, os.fspath(tmp), metadata={"gahb": json.dumps(metadata)})
+        except Exception as exc:  # safetensors reports I/O failures as its own error type
+            raise OSError(errno.EIO, f"writing failed ({exc})", os.fspath(path)) from exc
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
