@@ -95,9 +95,18 @@ class NearDuplicateWarning(UserWarning):
 
     Examples
     --------
-    >>> from gahb.exceptions import NearDuplicateWarning
-    >>> issubclass(NearDuplicateWarning, UserWarning)
-    True
+    Every image ten times (one photo at several resolutions), so A and B share images:
+
+    >>> import warnings, numpy as np
+    >>> from gahb import MemorizingDenoiser
+    >>> from gahb.experiments import generalization_curve
+    >>> X = np.repeat(np.random.default_rng(0).random((4, 16)), 10, axis=0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     res = generalization_curve(MemorizingDenoiser(image_shape=(4, 4)), X, [8], n_samples=2, sigmas=[],
+    ...                                verbose=0)
+    >>> caught[0].category.__name__, len(res.data_warnings)
+    ('NearDuplicateWarning', 2)
     """
 
 
