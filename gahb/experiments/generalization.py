@@ -13,9 +13,9 @@ import sys
 import time
 
 import numpy as np
-from sklearn.base import clone
 
-from gahb._checks import resolve_image_shape, resolve_seed
+from gahb._checks import check_int, resolve_image_shape, resolve_seed
+from gahb.experiments._sweep import FitSpec, SweepCache, plan_groups, run_group, run_tasks
 from gahb.metrics import (
     PAPER_SIGMAS,
     data_baseline,
@@ -23,54 +23,11 @@ from gahb.metrics import (
     memorization_rate,
     nearest_neighbors,
     paired_cosine_similarity,
-    psnr_curve,
     psnr_gap,
     summarize,
 )
 
 __all__ = ["generalization_curve", "GeneralizationCurve"]
-
-
-# ----------------------------------------------------------------------------- one fit (runs in a worker)
-
-
-def _sample(est, n_samples, seed):
-    try:
-        out = est.sample(n_samples, random_state=seed, return_info=True)
-    except TypeError:  # an estimator whose sample() has no return_info
-        return np.asarray(est.sample(n_samples, random_state=seed), dtype=np.float32), {}
-    if isinstance(out, tuple):
-        X, info = out
-        return np.asarray(X, dtype=np.float32), dict(info or {})
-    return np.asarray(out, dtype=np.float32), {}
-
-
-def _fit_sample_score(estimator, X_fit, X_test, n_samples, sample_seed, sigmas, n_psnr, psnr_seed, keep,
-                      fit_seed=None):
-    """Fit a clone on ``X_fit`` (with ``random_state=fit_seed`` when given), draw ``n_samples`` with
-    ``sample_seed``, compute train/test PSNR curves."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    est = clone(estimator)
-    if fit_seed is not None:
-        est.set_params(random_state=fit_seed)
-    est = est.fit(X_fit)
-    t1 = time.perf_counter()
-    samples, info = _sample(est, n_samples, sample_seed)
-    t2 = time.perf_counter()
-    out = {"samples": samples, "fit_seconds": t1 - t0, "sample_seconds": t2 - t1}
-    for key in ("n_steps", "converged", "diverged"):
-        if key in info:
-            out[key] = np.asarray(info[key])
-    if sigmas is not None and len(sigmas) and hasattr(est, "transform"):
-        out["psnr_train"] = psnr_curve(est, X_fit, sigmas=sigmas, n_images=n_psnr, random_state=psnr_seed).output_psnr
-        out["psnr_test"] = psnr_curve(est, X_test, sigmas=sigmas, n_images=n_psnr, random_state=psnr_seed).output_psnr
-    out["psnr_seconds"] = time.perf_counter() - t2
-    # CPU seconds of the whole worker process: with one fit per process (loky) this is the fit's own cost,
-    # which tells what the sweep would take on an idle machine when the cores are shared
-    out["cpu_seconds"] = time.process_time() - c0
-    if keep:
-        out["estimator"] = est
-    return out
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -89,7 +46,8 @@ def _check_sizes(sizes):
 def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_samples: int = 64, sample_random_state=0,
                          random_state=0, shuffle: bool = True, sigmas=None, n_psnr_images: int = 300,
                          threshold: float = 0.95, remove_mean: bool = True, epsilon: float = 0.1,
-                         n_jobs=None, verbose: int = 1, keep_estimators: bool = False):
+                         n_jobs=None, verbose: int = 1, keep_estimators: bool = False, vectorize="auto",
+                         threads_per_fit=None, cache_dir=None):
     """Train two models on disjoint sets of each size N and measure memorization vs generalization.
 
     Parameters
@@ -126,12 +84,33 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     epsilon : float, default=0.1
         Tolerance of the effective memorization (largest N with rate >= 1 - epsilon).
     n_jobs : int, default=None
-        Fits run in parallel through joblib, so ``with joblib.parallel_config(backend="dask"):`` runs them on
-        a dask cluster (or ray). ``None`` means 1 unless inside a ``parallel_config`` context.
+        Fits (or groups of jointly trained fits, see ``vectorize``) run in parallel through joblib, so any
+        joblib backend runs the sweep: ``with sweep_engine("dask")`` or ``with sweep_engine("ray")`` (see
+        :func:`gahb.experiments.sweep_engine`), or your own ``joblib.parallel_config``. ``None`` means 1
+        unless inside a ``parallel_config`` context. A fit whose estimator has ``device="auto"`` uses the
+        GPU its worker was given (see :func:`gahb.experiments.worker_device`).
     verbose : int, default=1
         0 silent; 1 a progress bar (tqdm) on stderr; 2 also one line per finished fit.
     keep_estimators : bool, default=False
         Keep the fitted models in ``result.estimators_``.
+    vectorize : "auto", bool or int, default="auto"
+        Train several models as one network (:func:`gahb.fit_vectorized`: each keeps its own data, initial
+        weights, minibatches, noise and Adam state). ``True``: all models A in one network, all models B in
+        another (two tasks); an int ``k``: at most ``k`` models per network; ``False``: one model per task.
+        ``"auto"`` vectorizes a :class:`gahb.DiffusionDenoiser` on a GPU (where one small model leaves the
+        GPU mostly idle) and not on the CPU (where it measured no faster; see the sweeps section of the
+        scale guide). The grouping never depends on ``n_jobs``, so the results do not either.
+    threads_per_fit : int, default=None
+        Torch threads of each fit (or group), set inside its worker and restored afterwards. The thread
+        count changes the order of float sums, so pinning it makes a sweep give the same bits on any engine
+        and with any ``n_jobs``; ``None`` leaves each worker's own setting.
+    cache_dir : str or path, default=None
+        Store every finished fit in this folder at once (safetensors with JSON metadata, written
+        atomically: samples, PSNR curves and the model). A rerun of the same sweep (same data, settings
+        and seeds; the sizes may grow) loads the finished fits and trains only the missing ones, so a killed
+        sweep continues where it stopped. A folder holding another sweep's fits raises ``ValueError``
+        before any training (settings that change only float rounding, such as the device, ``n_jobs``,
+        ``threads_per_fit`` or ``vectorize``, may differ). Needs integer seeds. Nothing is ever deleted.
 
     Returns
     -------
@@ -146,7 +125,7 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     >>> res = generalization_curve(est, X, [1, 10, 100, 1000], n_jobs=2)  # doctest: +SKIP
     >>> res.table()  # doctest: +SKIP
     """
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     if not (hasattr(estimator, "fit") and hasattr(estimator, "sample")):
         raise TypeError("estimator must have fit(X) and sample(n_samples, random_state=...) methods.")
@@ -177,6 +156,16 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     if isinstance(n_psnr_images, bool) or not isinstance(n_psnr_images, (numbers.Integral, np.integer)) \
             or n_psnr_images < 1:
         raise ValueError(f"n_psnr_images must be a positive integer; got {n_psnr_images!r}.")
+    per_group = _models_per_group(vectorize, estimator, len(sizes))
+    threads_per_fit = check_int(threads_per_fit, "threads_per_fit", allow_none=True)
+    params = estimator.get_params() if hasattr(estimator, "get_params") else {}
+    int_seed = _is_int(params.get("random_state"))
+    if cache_dir is not None:
+        if not (_is_int(random_state) and _is_int(sample_random_state) and (int_seed or "random_state" not in params)):
+            raise ValueError("cache_dir needs integer random_state, sample_random_state and estimator random_state, "
+                             "so that a rerun draws the same splits, weights and noise.")
+        if keep_estimators and not (hasattr(estimator, "save") and hasattr(type(estimator), "load")):
+            raise ValueError("keep_estimators=True with cache_dir needs an estimator with save() and load().")
     seed = resolve_seed(random_state)
     sample_seed = resolve_seed(sample_random_state)
     rng = np.random.default_rng(seed)
@@ -191,34 +180,40 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
 
     # Model B gets its own fit seed (estimator's random_state + 1), so A and B share neither initial weights nor
     # minibatches nor training noise: agreement of their samples then comes from the data, not from the seed.
-    fit_seeds = {"A": None, "B": None}
-    rs = estimator.get_params().get("random_state") if hasattr(estimator, "get_params") else None
-    if isinstance(rs, (numbers.Integral, np.integer)) and not isinstance(rs, bool):
-        fit_seeds = {"A": int(rs), "B": int(rs) + 1}
-    tasks, keys = [], []
-    for n in sizes:
-        for role, block, other in (("A", block_A, block_B), ("B", block_B, block_A)):
-            test = extra if extra.shape[0] else other[:n_psnr_images]
-            tasks.append(delayed(_fit_sample_score)(estimator, block[:n], test, n_samples, sample_seed, sigmas,
-                                                    n_psnr_images, seed, keep_estimators, fit_seeds[role]))
-            keys.append((int(n), role))
+    fit_seeds = {"A": int(params["random_state"]), "B": int(params["random_state"]) + 1} if int_seed else {"A": None, "B": None}
+    specs = [FitSpec(int(n), role, block[:n], extra if extra.shape[0] else other[:n_psnr_images], fit_seeds[role])
+             for role, block, other in (("A", block_A, block_B), ("B", block_B, block_A)) for n in sizes]
 
     t0 = time.perf_counter()
+    outputs, cache = {}, None
+    if cache_dir is not None:
+        cache = SweepCache(cache_dir, _settings(estimator, fit_seeds, n_samples, sample_seed, seed, shuffle, sigmas,
+                                                n_psnr_images))
+        finished = cache.open(specs)  # raises before any training if the folder holds another sweep
+        for spec in specs:
+            if spec.key in finished:
+                outputs[spec.key] = cache.load(spec, estimator if keep_estimators else None)
+    groups = plan_groups([s for s in specs if s.key not in outputs], per_group)
+    common = dict(vectorize=per_group > 1, n_samples=n_samples, sample_seed=sample_seed, sigmas=sigmas,
+                  n_psnr=n_psnr_images, psnr_seed=seed, keep=keep_estimators, threads=threads_per_fit, cache=cache)
+    tasks = [delayed(run_group)(estimator, group, i, **common) for i, group in enumerate(groups)]
     bar = None
     if verbose:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(tasks), desc="fits (2 per N)", unit="fit", file=sys.stderr)
-    outputs = {}
-    try:
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-        for key, out in zip(keys, results):
+        bar = tqdm(total=len(specs), initial=len(outputs), desc="fits (2 per N)", unit="fit", file=sys.stderr)
+
+    def collect(results):
+        for key, out in results:
             outputs[key] = out
             if bar is not None:
                 bar.update(1)
                 if verbose > 1:
                     bar.write(f"N={key[0]} model {key[1]}: fit {out['fit_seconds']:.1f} s, "
                               f"sample {out['sample_seconds']:.1f} s")
+
+    try:
+        run_tasks(tasks, n_jobs, collect)
     finally:
         if bar is not None:
             bar.close()
@@ -229,9 +224,44 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     res = GeneralizationCurve(sizes=sizes.tolist(), per_size=per_size, image_shape=image_shape,
                               sigmas=np.asarray(sigmas), epsilon=epsilon, threshold=threshold,
                               remove_mean=remove_mean, wall_seconds=wall, n_samples=int(n_samples))
+    res.n_cached_ = sum(bool(out.get("from_cache")) for out in outputs.values())
     if keep_estimators:
         res.estimators_ = {k: v["estimator"] for k, v in outputs.items()}
     return res
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
+
+
+def _models_per_group(vectorize, estimator, n_sizes) -> int:
+    """How many models one network trains: 1 (no vectorization), ``n_sizes`` (all A, all B) or ``k``."""
+    from gahb.denoiser import DiffusionDenoiser
+
+    if isinstance(vectorize, str):
+        if vectorize != "auto":
+            raise ValueError(f"vectorize must be 'auto', a bool or a positive int; got {vectorize!r}.")
+        if not isinstance(estimator, DiffusionDenoiser):
+            return 1
+        import torch
+
+        device = str(estimator.get_params()["device"])
+        on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+        return n_sizes if on_gpu else 1
+    k = (n_sizes if vectorize else 1) if isinstance(vectorize, (bool, np.bool_)) else check_int(vectorize, "vectorize")
+    if k > 1 and not isinstance(estimator, DiffusionDenoiser):
+        raise ValueError(f"vectorize trains DiffusionDenoiser models only; got {type(estimator).__name__} "
+                         "(use vectorize=False).")
+    return k
+
+
+def _settings(estimator, fit_seeds, n_samples, sample_seed, seed, shuffle, sigmas, n_psnr) -> dict:
+    """What a cached fit must share with this sweep (the training images are checked per fit)."""
+    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    return {"estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
+            "params": {k: v for k, v in params.items() if k not in ("device", "verbose")},
+            "fit_seeds": fit_seeds, "n_samples": int(n_samples), "sample_random_state": sample_seed,
+            "random_state": seed, "shuffle": bool(shuffle), "sigmas": sigmas, "n_psnr_images": int(n_psnr)}
 
 
 def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
