@@ -65,6 +65,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--n-psnr-images", type=positive_int, default=None,
                         help=f"images per noise level of the PSNR curves [{d['n_psnr_images']}]")
     parser.add_argument("--jobs", type=int, default=2, help="parallel fits (joblib n_jobs; -1 = all cores)")
+    parser.add_argument("--engine", choices=("loky", "dask", "ray"), default="loky",
+                        help="where the fits run: joblib's processes (loky), a Dask cluster (dask; gahb[dask]) "
+                             "or Ray (ray; gahb[ray]); without --address a local cluster of --jobs workers")
+    parser.add_argument("--address", default=None,
+                        help="a running Dask scheduler (tcp://host:8786) or Ray cluster (auto, ray://host:10001)")
+    parser.add_argument("--vectorize", choices=("auto", "on", "off"), default="auto",
+                        help="train the models of a sweep as one network (on: all A models, all B models); "
+                             "auto: on a GPU only")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="torch threads of each fit (pinned: same bits on any engine and --jobs; "
+                             "default: each worker's own)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny configuration to check the installation (< 1 min); explicit options win")
     parser.add_argument("--overwrite", action="store_true", help="replace a report already in --output")
@@ -81,6 +92,15 @@ def _resolve(args):
     sizes = parse_int_list(args.sizes, "--sizes")
     if args.jobs == 0 or args.jobs < -1:
         raise UsageError(f"--jobs must be positive or -1 (all cores); got {args.jobs}.")
+    if args.address is not None and args.engine == "loky":
+        raise UsageError("--address needs --engine dask or --engine ray.")
+    if args.engine != "loky":
+        from gahb.experiments._engines import require_engine
+
+        try:
+            require_engine(args.engine)
+        except ImportError as exc:
+            raise UsageError(f"--engine {args.engine}: {exc}") from None
     check_device(args.device)
     check_data_source(args)
     with usage_errors(OPTIONS):
@@ -102,6 +122,8 @@ def _resolve(args):
 
 def run(args) -> int:
     """Run the sweep and write report.md, report.json and PNG figures into ``args.output``."""
+    from gahb.experiments._engines import sweep_engine
+    from gahb.experiments._sweep import SweepCacheError
     from gahb.experiments.generalization import generalization_curve
     from gahb.report import Report
 
@@ -116,9 +138,20 @@ def run(args) -> int:
     cfg["sizes"] = sizes
     say(args, f"gahb transition: {desc}; N = {sizes}; {args.architecture} width {args.width}, {args.steps} steps "
               f"per model; {2 * len(sizes)} models, {args.jobs} in parallel")
-    res = generalization_curve(est, X, sizes, X_B=X_B, image_shape=shape, n_samples=args.n_samples,
-                               sample_random_state=args.seed, random_state=args.seed,
-                               n_psnr_images=args.n_psnr_images, n_jobs=args.jobs, verbose=0 if args.quiet else 1)
+    vectorize = {"auto": "auto", "on": True, "off": False}[args.vectorize]
+    gpus = 0 if args.device == "cpu" else None
+    try:
+        with sweep_engine(args.engine, None if args.engine == "loky" else args.jobs, address=args.address,
+                          gpus_per_worker=gpus):
+            res = generalization_curve(est, X, sizes, X_B=X_B, image_shape=shape, n_samples=args.n_samples,
+                                       sample_random_state=args.seed, random_state=args.seed,
+                                       n_psnr_images=args.n_psnr_images, n_jobs=args.jobs,
+                                       verbose=0 if args.quiet else 1, vectorize=vectorize,
+                                       threads_per_fit=args.threads, cache_dir=os.path.join(args.output, "fits"))
+    except SweepCacheError as exc:
+        raise UsageError(f"--output {args.output}: {exc}") from None
+    if res.n_cached_:
+        say(args, f"{res.n_cached_} of {2 * len(sizes)} fits were loaded from {os.path.join(args.output, 'fits')}")
     rep = Report(args.output, "Memorization to generalization: two models per training-set size N")
     rep.add_text(
         "Two denoisers are trained on **disjoint** sets of N images each (A and B), sampled with the **same "
@@ -143,8 +176,11 @@ def run(args) -> int:
     res.to_report(rep)
     wall = time.perf_counter() - t_start
     rep.add_heading("Run")
-    rep.add_text(f"Total wall time {wall:.0f} s on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
-                 f"torch threads per process: default; jobs: {args.jobs}.")
+    rep.add_text(f"Total wall time {wall:.0f} s on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}); "
+                 f"engine {args.engine}, jobs {args.jobs}, torch threads per fit: "
+                 f"{args.threads or 'each worker default'}, vectorize {args.vectorize}. Every finished fit is stored "
+                 f"in `fits/` ({res.n_cached_} of {2 * len(sizes)} were loaded from an earlier, interrupted run): "
+                 "rerun the same command to continue after a kill.")
     rep.data["config"] = {k: v for k, v in cfg.items()}
     rep.data["data"] = {"description": desc, "n_pool": int(n_have), "image_shape": list(shape)}
     rep.data["wall_seconds_total"] = wall

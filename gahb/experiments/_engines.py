@@ -30,7 +30,7 @@ def require_engine(engine: str):
 
 
 @contextlib.contextmanager
-def sweep_engine(engine: str = "loky", n_workers=None, *, address=None, gpus_per_worker: int = 0):
+def sweep_engine(engine: str = "loky", n_workers=None, *, address=None, gpus_per_worker=None):
     """Run the fits of :func:`~gahb.experiments.generalization_curve` on ``engine`` inside a ``with`` block.
 
     Parameters
@@ -46,9 +46,10 @@ def sweep_engine(engine: str = "loky", n_workers=None, *, address=None, gpus_per
     address : str, default=None
         A running Dask scheduler (``tcp://host:8786``, e.g. a dask-cuda ``LocalCUDACluster`` or a
         dask-jobqueue ``SLURMCluster``) or Ray cluster (``ray://...`` or ``auto``).
-    gpus_per_worker : int, default=0
+    gpus_per_worker : int, default=None
         Ray: GPUs reserved for each worker (``num_gpus`` of its actor); Ray then shows each worker only
-        its own GPU(s). Dask gives GPUs through dask-cuda instead (one worker per GPU).
+        its own GPU(s). ``None``: 1 when the Ray cluster has GPUs, else 0. Dask gives GPUs through
+        dask-cuda instead (one worker per GPU).
 
     Examples
     --------
@@ -88,6 +89,8 @@ def sweep_engine(engine: str = "loky", n_workers=None, *, address=None, gpus_per
         kw = {"address": address} if address else {"num_cpus": n_workers or os.cpu_count()}
         ray.init(include_dashboard=False, log_to_driver=False, **kw)
     try:
+        if gpus_per_worker is None:
+            gpus_per_worker = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         remote = {"num_gpus": gpus_per_worker} if gpus_per_worker else None
         with parallel_config(backend="ray", n_jobs=n_workers or -1, ray_remote_args=remote):
             yield

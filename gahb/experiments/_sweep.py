@@ -21,7 +21,7 @@ from sklearn.base import clone
 from gahb.experiments._engines import pinned_threads, worker_device
 from gahb.metrics import psnr_curve
 
-__all__ = ["FitSpec", "plan_groups", "run_group", "SweepCache", "run_tasks"]
+__all__ = ["FitSpec", "plan_groups", "run_group", "SweepCache", "SweepCacheError", "run_tasks"]
 
 _SWEEP_FORMAT = "gahb.sweep/1"
 _FIT_FORMAT = "gahb.sweep-fit/1"
@@ -120,6 +120,7 @@ def run_group(estimator, specs, group_index, *, vectorize, n_samples, sample_see
             out["device"] = str(getattr(est, "device_", "cpu"))
             out["visible_gpus"] = os.environ.get("CUDA_VISIBLE_DEVICES")
             out["trained_with"] = [s.name for s in specs] if joint else [spec.name]
+            out["from_cache"] = False
             if cache is not None:
                 cache.store(spec, out, est)
             if keep:
@@ -144,6 +145,10 @@ def run_tasks(tasks, n_jobs, on_result) -> None:
 
 
 # ----------------------------------------------------------------------------- the cache folder
+
+
+class SweepCacheError(ValueError):
+    """The cache folder holds another sweep's fits (or damaged ones): nothing is trained, nothing deleted."""
 
 
 def _plain(value):
@@ -199,7 +204,7 @@ class SweepCache:
         return os.path.join(self.folder, name)
 
     def _refuse(self, what: str):
-        raise ValueError(f"cache folder {self.folder!r} holds {what}; finished fits are never mixed with another "
+        raise SweepCacheError(f"cache folder {self.folder!r} holds {what}; finished fits are never mixed with another "
                          "sweep's. Use another folder (nothing in it was changed or deleted).")
 
     def open(self, specs) -> dict:
@@ -208,7 +213,7 @@ class SweepCache:
         Raises ValueError, before any training, if the folder holds another sweep's fits.
         """
         if os.path.exists(self.folder) and not os.path.isdir(self.folder):
-            raise ValueError(f"cache folder {self.folder!r} is a file, not a folder.")
+            raise SweepCacheError(f"cache folder {self.folder!r} is a file, not a folder.")
         os.makedirs(self.folder, exist_ok=True)
         sweep = self._path("sweep.json")
         if os.path.exists(sweep):
@@ -216,7 +221,7 @@ class SweepCache:
                 with open(sweep, encoding="utf-8") as f:
                     stored = json.load(f)
             except (OSError, ValueError) as exc:
-                raise ValueError(f"cache folder {self.folder!r} has an unreadable sweep.json: {exc}") from exc
+                raise SweepCacheError(f"cache folder {self.folder!r} has an unreadable sweep.json: {exc}") from exc
             if not isinstance(stored, dict) or stored.get("format") != _SWEEP_FORMAT:
                 self._refuse("a sweep.json that gahb's sweeps did not write")
             if stored.get("settings") != self.settings:
@@ -245,7 +250,7 @@ class SweepCache:
             with safe_open(path, framework="numpy") as f:
                 meta = json.loads((f.metadata() or {})["gahb"])
         except Exception as exc:  # safetensors raises its own error types for damaged headers
-            raise ValueError(f"cache file {path!r} is damaged ({exc}); move it away to train that fit again.") from exc
+            raise SweepCacheError(f"cache file {path!r} is damaged ({exc}); move it away to train that fit again.") from exc
         if not isinstance(meta, dict) or meta.get("format") != _FIT_FORMAT:
             self._refuse(f"a file {spec.name}.safetensors that gahb's sweeps did not write")
         return meta

@@ -107,7 +107,7 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     cache_dir : str or path, default=None
         Store every finished fit in this folder at once (safetensors with JSON metadata, written
         atomically: samples, PSNR curves and the model). A rerun of the same sweep (same data, settings
-        and seeds; the sizes may grow) loads the finished fits and trains only the missing ones, so a killed
+        and seeds, and the same largest N, which fixes the split) loads the finished fits and trains only the missing ones, so a killed
         sweep continues where it stopped. A folder holding another sweep's fits raises ``ValueError``
         before any training (settings that change only float rounding, such as the device, ``n_jobs``,
         ``threads_per_fit`` or ``vectorize``, may differ). Needs integer seeds. Nothing is ever deleted.
@@ -225,6 +225,9 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
                               sigmas=np.asarray(sigmas), epsilon=epsilon, threshold=threshold,
                               remove_mean=remove_mean, wall_seconds=wall, n_samples=int(n_samples))
     res.n_cached_ = sum(bool(out.get("from_cache")) for out in outputs.values())
+    res.fit_info_ = {k: {name: out.get(name) for name in ("device", "visible_gpus", "trained_with", "fit_seconds",
+                                                          "cpu_seconds", "from_cache")}
+                     for k, out in sorted(outputs.items())}
     if keep_estimators:
         res.estimators_ = {k: v["estimator"] for k, v in outputs.items()}
     return res
@@ -248,8 +251,9 @@ def _models_per_group(vectorize, estimator, n_sizes) -> int:
         device = str(estimator.get_params()["device"])
         on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
         return n_sizes if on_gpu else 1
-    k = (n_sizes if vectorize else 1) if isinstance(vectorize, (bool, np.bool_)) else check_int(vectorize, "vectorize")
-    if k > 1 and not isinstance(estimator, DiffusionDenoiser):
+    is_bool = isinstance(vectorize, (bool, np.bool_))
+    k = (n_sizes if vectorize else 1) if is_bool else check_int(vectorize, "vectorize")
+    if (k > 1 or (is_bool and vectorize)) and not isinstance(estimator, DiffusionDenoiser):
         raise ValueError(f"vectorize trains DiffusionDenoiser models only; got {type(estimator).__name__} "
                          "(use vectorize=False).")
     return k
@@ -305,6 +309,14 @@ class GeneralizationCurve:
         similarities, memorization flags, PSNR curves, timings.
     wall_seconds : float
         Wall time of the fits (training, sampling and PSNR curves).
+    n_cached_ : int
+        Fits loaded from ``cache_dir`` instead of trained (set by :func:`generalization_curve`).
+    fit_info_ : dict
+        ``(N, role) -> {"device", "visible_gpus", "trained_with", "fit_seconds", "cpu_seconds", "from_cache"}``:
+        where each fit ran (its device and the worker's ``CUDA_VISIBLE_DEVICES``) and which fits shared its
+        network (``vectorize``).
+    estimators_ : dict
+        ``(N, role) -> fitted estimator``, with ``keep_estimators=True``.
     """
 
     def __init__(self, sizes, per_size, image_shape, sigmas, epsilon, threshold, remove_mean, wall_seconds,
