@@ -49,7 +49,9 @@ def test_dask_worker_processes_equal_sequential(sequential):
     del distributed
     with sweep_engine("dask", 2):  # a LocalCluster of 2 worker processes
         par = _sweep(n_jobs=2, threads_per_fit=1)
+        free = _sweep(n_jobs=2)  # each worker's own thread count: equal up to the order of float sums
     _assert_same(par, sequential, rtol=0)
+    _assert_same(free, sequential, rtol=1e-6)
     # the fits really ran in other processes (the worker's own environment, not ours)
     assert {info["device"] for info in par.fit_info_.values()} == {"cpu"}
 

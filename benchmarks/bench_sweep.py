@@ -1,0 +1,166 @@
+"""Sweep throughput: models trained per hour, vectorized (one network for all models) vs one fit per model.
+
+The default transition sweep trains 10 copies of one small bias-free UNet (width 16, 2 levels, batch 64), one
+per training set. Three ways to train them are timed side by side in one run, alternating so that machine
+noise hits all alike (medians over ``--repeats``):
+
+- ``one fit per model``: ``DiffusionDenoiser.fit`` for each model in turn (what ``vectorize=False`` runs);
+- ``vectorized (vmap)``: :func:`gahb.fit_vectorized`, ``torch.func`` stacking + ``vmap`` (what
+  ``vectorize=True`` runs), each model with its own data, seed, batches, noise and Adam state;
+- ``grouped conv``: the same UNet written with grouped convolutions (one group per model), the other way to
+  fuse models; a bare training loop, so an upper bound for that approach.
+
+Models per hour = 3600 / (seconds per model-step x ``--max-iter``), the default sweep's steps per model.
+
+    python benchmarks/bench_sweep.py [--sizes 8,12,16] [--models 10] [--threads 1] [--steps 20] [--repeats 3]
+    python benchmarks/bench_sweep.py --device cuda --sizes 12,40 --models 10,20,50   # on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gahb import DiffusionDenoiser, fit_vectorized
+from gahb.core.nn import BiasFreeBatchNorm2d
+
+WIDTH, N_BLOCKS, BATCH = 16, 2, 64
+
+
+class _GroupedConv(nn.Module):
+    def __init__(self, groups, c_in, c_out, transpose=False):
+        super().__init__()
+        self.groups, self.transpose = groups, transpose
+        shape = (groups * c_in, c_out, 2, 2) if transpose else (groups * c_out, c_in, 3, 3)
+        self.weight = nn.Parameter(torch.randn(shape) * (2.0 / (c_in * (4 if transpose else 9))) ** 0.5)
+
+    def forward(self, x):
+        if self.transpose:
+            return F.conv_transpose2d(x, self.weight, stride=2, groups=self.groups)
+        return F.conv2d(x, self.weight, padding=1, groups=self.groups)
+
+
+def _grouped_block(m, c_in, c_out, first_bn=True):
+    layers = [_GroupedConv(m, c_in, c_out)] + ([BiasFreeBatchNorm2d(m * c_out)] if first_bn else [])
+    layers += [nn.ReLU(inplace=True), _GroupedConv(m, c_out, c_out), BiasFreeBatchNorm2d(m * c_out), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+class GroupedUNet(nn.Module):
+    """``m`` bias-free UNets (gahb.core.nn.UNet's layout) as one network: channels ``(model, channel)``."""
+
+    def __init__(self, m, width=WIDTH, n_blocks=N_BLOCKS):
+        super().__init__()
+        self.m, self.n_blocks = m, n_blocks
+        ch = [width * 2**b for b in range(n_blocks + 1)]
+        self.encoder = nn.ModuleList([_grouped_block(m, 1, ch[0], False)] +
+                                     [_grouped_block(m, ch[b - 1], ch[b]) for b in range(1, n_blocks)])
+        self.mid = _grouped_block(m, ch[-2], ch[-1])
+        self.up = nn.ModuleList([_GroupedConv(m, ch[b + 1], ch[b], transpose=True) for b in range(n_blocks)])
+        self.decoder = nn.ModuleList([nn.Sequential(_GroupedConv(m, 2 * ch[0], ch[0]), BiasFreeBatchNorm2d(m * ch[0]),
+                                                    nn.ReLU(inplace=True), _GroupedConv(m, ch[0], 1))] +
+                                     [_grouped_block(m, 2 * ch[b], ch[b]) for b in range(1, n_blocks)])
+
+    def forward(self, x):
+        skips = []
+        for block in self.encoder:
+            x = block(x)
+            skips.append(x)
+            x = F.avg_pool2d(x, 2)
+        x = self.mid(x)
+        for b in reversed(range(self.n_blocks)):
+            u, s = self.up[b](x), skips[b]
+            n, _, h, w = u.shape  # concatenate per model: (n, m, c, h, w) along c
+            x = self.decoder[b](torch.cat([u.view(n, self.m, -1, h, w), s.view(n, self.m, -1, h, w)], 2).view(n, -1, h, w))
+        return x
+
+
+def _sync(device):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _est(seed, size, steps, device):
+    return DiffusionDenoiser(width=WIDTH, n_blocks=N_BLOCKS, max_iter=steps, batch_size=BATCH, lr_schedule="cosine",
+                             image_shape=(size, size), random_state=seed, device=device)
+
+
+def time_one_by_one(Xs, size, steps, device):
+    t0 = time.perf_counter()
+    for seed, X in enumerate(Xs):
+        _est(seed, size, steps, device).fit(X)
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def time_vectorized(Xs, size, steps, device):
+    t0 = time.perf_counter()
+    fit_vectorized([_est(seed, size, steps, device) for seed in range(len(Xs))], Xs)
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def time_grouped(Xs, size, steps, device):
+    m = len(Xs)
+    g = torch.Generator(device=device).manual_seed(0)
+    data = [torch.as_tensor(X, dtype=torch.float32, device=device).reshape(-1, 1, size, size) for X in Xs]
+    t0 = time.perf_counter()
+    net = GroupedUNet(m).to(device).train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(steps):
+        x = torch.cat([d[torch.randint(len(d), (BATCH,), generator=g, device=device)] for d in data], 1)
+        noise = torch.randn(x.shape, generator=g, device=device) * \
+            torch.rand(BATCH, m, 1, 1, generator=g, device=device) ** 2
+        loss = ((net(x + noise) - noise) ** 2).sum() / BATCH
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+METHODS = {"one fit per model": time_one_by_one, "vectorized (vmap)": time_vectorized, "grouped conv": time_grouped}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="8,12,16")
+    p.add_argument("--models", default="10", help="models per sweep, comma separated")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--steps", type=int, default=20, help="steps timed per model and repeat")
+    p.add_argument("--max-iter", type=int, default=1200, help="steps per model of the sweep (for models/hour)")
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    print(f"torch {torch.__version__} on {args.device}, {args.threads} thread(s), UNet width {WIDTH}, {N_BLOCKS} levels, "
+          f"batch {BATCH}; {args.steps} steps x {args.repeats} repeats (medians); models/hour at {args.max_iter} "
+          "steps per model")
+    print("| image | models | method | ms per model-step | models per hour | vs one fit per model |")
+    print("|---|---|---|---|---|---|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        for n_models in (int(m) for m in args.models.split(",")):
+            Xs = [rng.random((n, size * size)).astype(np.float32)
+                  for n in np.geomspace(1, 10000, n_models).astype(int)]
+            for fn in METHODS.values():  # warm-up (allocator, oneDNN / cuDNN kernels)
+                fn(Xs, size, 2, args.device)
+            times = {name: [] for name in METHODS}
+            for _ in range(args.repeats):
+                for name, fn in METHODS.items():
+                    times[name].append(fn(Xs, size, args.steps, args.device) / (args.steps * n_models))
+            base = statistics.median(times["one fit per model"])
+            for name, ts in times.items():
+                t = statistics.median(ts)
+                print(f"| {size}x{size} | {n_models} | {name} | {t * 1e3:.2f} | {3600 / (t * args.max_iter):.0f} | "
+                      f"{base / t:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
