@@ -25,6 +25,7 @@ import torch
 
 from gahb import DiffusionDenoiser
 from gahb.core import jacobian as jb
+from gahb.core.jacobian._dense import _bytes_per_image
 from gahb.core.nn import receptive_radius
 from gahb.datasets import make_c_alpha
 
@@ -133,7 +134,7 @@ def main():
         return
     # (d) memory model: activations per image are measured at two sizes and scale with the pixel count.
     budget = args.budget_gib * 2**30
-    per_pixel = jb._bytes_per_image(f64, y64) / y64.numel()
+    per_pixel = _bytes_per_image(f64, y64) / y64.numel()
     print(f"\n(d) largest square image within {args.budget_gib:g} GiB (autograd bytes per pixel, measured at 64x64: "
           f"{per_pixel:.0f}; width {args.width}):")
     print("| method | memory model | largest side |")

@@ -1,23 +1,22 @@
 """Example images from every generator and loader of ``gahb.datasets``.
 
-Run:  python examples/plot_datasets.py [--out docs/img/datasets.png]
+Run:  python examples/plot_datasets.py [--out DIR]
 
-Rows whose files are absent (Fashion-MNIST, wallpapers) are skipped with a message.
+Writes DIR/datasets.png (default: a new temporary folder; ``--out docs/img`` remakes the documentation's
+figure). Rows whose files are absent (Fashion-MNIST, wallpapers) are skipped with a message.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import warnings
+from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gahb.datasets import (  # noqa: E402
+from gahb.datasets import (
     load_fashion_mnist,
     load_image_folder,
     load_photo_tiles,
@@ -32,7 +31,7 @@ from gahb.datasets import (  # noqa: E402
 N_COLS = 6
 
 
-def _rows():
+def _rows(quick=False):
     rows = []
     for alpha in (1.0, 4.0):
         b = make_c_alpha(N_COLS, 40, alpha=alpha, random_state=0)
@@ -50,7 +49,7 @@ def _rows():
         skdir = os.path.dirname(skimage.data.__file__)
     except ImportError:
         print("scikit-image absent: skipping its rows")
-    if skdir is not None:
+    if skdir is not None and not quick:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             folder = load_image_folder(skdir, image_size=40, crop="center")
@@ -69,6 +68,8 @@ def _rows():
             else:
                 tile_imgs = np.concatenate([tile_imgs, tiles.images[pick]])
         rows.append(("load_photo_tiles\n(skimage, halves 0|1)", tile_imgs))
+    if quick:
+        return rows
     try:
         fm = load_fashion_mnist(kind="test", crop=24, image_size=12)
         rows.append(("load_fashion_mnist\ncrop 24 -> 12", fm.images[:N_COLS]))
@@ -85,10 +86,13 @@ def _rows():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=os.path.join("docs", "img", "datasets.png"))
+    parser.add_argument("--out", default=None, help="folder for datasets.png (default: a new temporary folder)")
+    parser.add_argument("--quick", action="store_true", help="synthetic rows only (no files read)")
     args = parser.parse_args(argv)
-    rows = _rows()
-    fig, axes = plt.subplots(len(rows), N_COLS, figsize=(N_COLS * 1.05 + 1.9, len(rows) * 1.05))
+    from gahb.report import save_figure, subplots
+
+    rows = _rows(args.quick)
+    fig, axes = subplots(len(rows), N_COLS, figsize=(N_COLS * 1.05 + 1.9, len(rows) * 1.05), squeeze=False)
     for r, (label, imgs) in enumerate(rows):
         for c in range(N_COLS):
             ax = axes[r, c]
@@ -97,9 +101,8 @@ def main(argv=None):
             ax.set_yticks([])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
     fig.subplots_adjust(left=0.25, right=0.99, top=0.99, bottom=0.01, wspace=0.05, hspace=0.08)
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    fig.savefig(args.out, dpi=72)
-    print(f"wrote {args.out} ({os.path.getsize(args.out) / 1024:.0f} KB)")
+    path = save_figure(fig, Path(args.out or tempfile.mkdtemp(prefix="gahb-datasets-")) / "datasets.png", dpi=72)
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
 
 
 if __name__ == "__main__":

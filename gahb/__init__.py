@@ -14,11 +14,12 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # static tools (type checkers, the API docs) see the names; run time imports them lazily
-    from gahb.basis import GAHBShrinkage, JacobianEigenbasis
+    from gahb.basis import JacobianEigenbasis
     from gahb.denoiser import DiffusionDenoiser
     from gahb.model_selection import TrainingSubset
     from gahb._vectorized import fit_vectorized
     from gahb.optimal import MemorizingDenoiser
+    from gahb.shrinkage import GAHBShrinkage
 
 __version__ = "0.1.0"
 
@@ -26,7 +27,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "DiffusionDenoiser": "gahb.denoiser",
     "JacobianEigenbasis": "gahb.basis",
-    "GAHBShrinkage": "gahb.basis",
+    "GAHBShrinkage": "gahb.shrinkage",
     "MemorizingDenoiser": "gahb.optimal",
     "TrainingSubset": "gahb.model_selection",
     "fit_vectorized": "gahb._vectorized",

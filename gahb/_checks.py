@@ -7,17 +7,30 @@ import numbers
 
 import numpy as np
 
-__all__ = ["resolve_seed", "check_int", "check_real", "check_image_shape", "resolve_image_shape"]
+__all__ = [
+    "RANDOM_STATE",
+    "resolve_seed",
+    "check_int",
+    "check_real",
+    "check_image_shape",
+    "resolve_image_shape",
+    "check_rows",
+]
+
+# ``validate_params`` constraint of every public ``random_state``: scikit-learn's (None, an int in
+# [0, 2**32 - 1], a RandomState) plus a numpy Generator. Strings and types only, so no scikit-learn import here.
+RANDOM_STATE = ["random_state", np.random.Generator]
 
 
 def resolve_seed(random_state) -> int:
     """Turn a sklearn-style ``random_state`` into one 63-bit integer seed.
 
     ``None`` draws fresh OS entropy (never the global numpy/torch state); an int is used as is;
-    a ``RandomState``/``Generator`` is advanced by one draw.
+    a ``RandomState``/``Generator`` is advanced by one draw. Drawn seeds lie in ``[0, 2**32)``, so a seed
+    resolved here is again a valid ``random_state`` of every gahb function and estimator.
     """
     if random_state is None:
-        return int(np.random.SeedSequence().generate_state(2, dtype=np.uint32).view(np.uint64)[0] >> 1)
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
     if isinstance(random_state, (numbers.Integral, np.integer)) and not isinstance(random_state, bool):
         if random_state < 0:
             raise ValueError(f"random_state must be non-negative, got {random_state}.")
@@ -25,7 +38,7 @@ def resolve_seed(random_state) -> int:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(0, 2**31 - 1))
     if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**63 - 1))
+        return int(random_state.integers(0, 2**32))
     raise TypeError(
         "random_state must be None, an int, a numpy RandomState or Generator; "
         f"got {type(random_state).__name__}."
@@ -81,3 +94,28 @@ def resolve_image_shape(image_shape, n_features: int) -> tuple[int, int, int]:
             f"image_shape {tuple(image_shape)} holds {int(np.prod(shape))} pixels but X has {n_features} features."
         )
     return shape
+
+
+def check_rows(X, name: str = "X", *, finite: bool = False) -> np.ndarray:
+    """Images as rows: ``(n, n_features)``, ``(n, H, W)`` or ``(n, C, H, W)`` -> 2-D numeric numpy array.
+
+    Accepts anything ``np.asarray`` reads, and torch tensors on any device (read by duck typing, so this
+    module needs no torch). Returns a view when possible: the caller's array is never modified.
+    ``finite=True`` also rejects NaN and infinity.
+    """
+    if hasattr(X, "detach") and hasattr(X, "cpu"):
+        X = X.detach().cpu().numpy()
+    kind = type(X).__name__
+    X = np.asarray(X)
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a numeric array of images; got {kind} with dtype {X.dtype}.")
+    if X.ndim < 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features) or image-shaped (n, [C,] H, W); got shape "
+                         f"{X.shape} (reshape(1, -1) for one image).")
+    if X.ndim > 2:
+        X = X.reshape(X.shape[0], -1)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {X.shape}).")
+    if finite and X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return X

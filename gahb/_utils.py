@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gahb._checks import check_image_shape
+
 __all__ = [
     "resolve_device",
     "to_images",
     "to_rows",
     "psnr",
+    "image_rows",
 ]
 
 
@@ -47,3 +50,26 @@ def psnr(x, ref, data_range: float = 1.0):
     ref = np.asarray(ref, dtype=np.float64)
     mse = ((x - ref) ** 2).reshape(x.shape[0], -1).mean(axis=1)
     return 10 * np.log10(data_range**2 / np.maximum(mse, 1e-20))
+
+
+def image_rows(X, image_shape=None):
+    """Image-shaped input as 2-D rows: ``(n, H, W)`` and ``(n, C, H, W)`` arrays are flattened in C order.
+
+    Returns ``(X, shape)``: ``shape`` is the ``(C, H, W)`` of the images (``C = 1`` for ``(n, H, W)``) or
+    ``None`` when ``X`` is not image-shaped, in which case ``X`` comes back unchanged for ``validate_data``
+    to check. A given ``image_shape`` (``(H, W)`` or ``(C, H, W)``) must agree with the array's images.
+    """
+    ndim = getattr(X, "ndim", None)
+    if ndim is None and isinstance(X, (list, tuple)):
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged nested lists: validate_data reports them
+            return X, None
+        ndim = X.ndim
+    if ndim not in (3, 4):
+        return X, None
+    shape = tuple(int(s) for s in X.shape[1:])
+    shape = (1,) + shape if ndim == 3 else shape
+    if image_shape is not None and check_image_shape(image_shape) != shape:
+        raise ValueError(f"X holds images of shape {shape} (C, H, W) but image_shape is {tuple(image_shape)}.")
+    return np.reshape(X, (X.shape[0], -1)), shape

@@ -8,9 +8,8 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from gahb._checks import resolve_image_shape, resolve_seed
-from gahb._utils import resolve_device, to_images
-from gahb.core.nn import build_network, init_weights_
-from gahb.core.random import torch_generator
+from gahb._networks import check_architecture, warn_if_not_bias_free
+from gahb._utils import image_rows, resolve_device, to_images
 from gahb.core.vectorized import train_stacked
 
 __all__ = ["fit_vectorized"]
@@ -20,7 +19,10 @@ _FREE = {"random_state", "verbose"}
 
 
 def _plain(value):
-    """Comparable form of a parameter value (tuples and lists alike, devices as strings)."""
+    """Comparable form of a parameter value (tuples and lists alike, devices as strings, a module instance by its
+    class and parameter shapes, since every clone holds its own copy)."""
+    if isinstance(value, torch.nn.Module):
+        return [type(value).__qualname__, [(k, list(v.shape)) for k, v in value.state_dict().items()]]
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, (torch.device, np.generic)):
@@ -60,8 +62,8 @@ def fit_vectorized(estimators, Xs):
     estimators : list of DiffusionDenoiser
         Unfitted or fitted models that differ only in ``random_state`` (and ``verbose``): same architecture,
         image shape, training and sampler settings, device.
-    Xs : list of array-like of shape (n_samples_m, n_features)
-        The training set of each model (sizes may differ; ``n_features`` may not).
+    Xs : list of array-like of shape (n_samples_m, n_features), (n_samples_m, H, W) or (n_samples_m, C, H, W)
+        The training set of each model (sizes may differ; the image shape may not).
 
     Returns
     -------
@@ -73,6 +75,11 @@ def fit_vectorized(estimators, Xs):
     ValueError
         If the models differ in anything but ``random_state``, if the lists differ in length, or if an X is
         invalid; raised before any training.
+
+    See Also
+    --------
+    gahb.experiments.generalization_curve : Its ``vectorize`` option trains a sweep's models this way.
+    gahb.core.vectorized.train_stacked : The torch core of the joint training.
 
     Examples
     --------
@@ -93,35 +100,38 @@ def fit_vectorized(estimators, Xs):
     _check_same_settings(estimators)
     first = estimators[0]
     first._validate_params()
-    if first.sigma_final >= first.sigma_0:
-        raise ValueError(f"sigma_final ({first.sigma_final}) must be smaller than sigma_0 ({first.sigma_0}).")
-    Xs = [validate_data(est, X, dtype=[np.float64, np.float32]) for est, X in zip(estimators, Xs)]
-    n_features = {X.shape[1] for X in Xs}
-    if len(n_features) > 1:
-        raise ValueError(f"all training sets need the same number of features; got {sorted(n_features)}.")
-    image_shape = resolve_image_shape(first.image_shape, Xs[0].shape[1])
+    first._check_sigma_order()
+    check_architecture(first.architecture)
+    rows = []
+    for est, X in zip(estimators, Xs):  # the checks of DiffusionDenoiser.fit, for every model before any training
+        X, array_shape = image_rows(X, est.image_shape)
+        X = validate_data(est, X, dtype=[np.float64, np.float32])
+        rows.append((X, array_shape or resolve_image_shape(est.image_shape, X.shape[1])))
+    shapes = {shape for _, shape in rows}
+    if len(shapes) > 1:
+        raise ValueError(f"all training sets need the same image shape; got {sorted(shapes)}.")
     device = resolve_device(first.device)
     seeds = [resolve_seed(est.random_state) for est in estimators]
-
-    nets = []
-    for seed in seeds:  # exactly DiffusionDenoiser's own initialisation, one model at a time
-        with torch.random.fork_rng(devices=[]):
-            net = build_network(first.architecture, image_shape[0], first.width, first.n_blocks, first.n_layers)
-        nets.append(init_weights_(net, torch_generator(seed)).to(device))
+    probes = []
+    for est, (X, shape), seed in zip(estimators, rows, seeds):  # each network exactly as its own fit builds it
+        est.image_shape_, est.device_ = shape, device
+        est.train_mean_ = X.mean(axis=0).astype(np.float64)
+        probes.append(est._init_network(seed))
     losses = train_stacked(
-        nets, [to_images(X, image_shape, device) for X in Xs], seeds, max_iter=first.max_iter,
-        batch_size=first.batch_size, learning_rate=first.learning_rate, lr_schedule=first.lr_schedule,
-        sigma_max=first.sigma_max, noise_distribution=first.noise_distribution, device=device,
+        [est.network_ for est in estimators], [to_images(X, shape, device) for X, shape in rows], seeds,
+        max_iter=first.max_iter, batch_size=first.batch_size, learning_rate=first.learning_rate,
+        lr_schedule=first.lr_schedule, sigma_max=first.sigma_max, noise_distribution=first.noise_distribution,
+        device=device,
     )
     bad = ~torch.isfinite(losses)
     if bad.any():
         step, m = (int(i) for i in bad.nonzero()[0])
         raise FloatingPointError(f"training loss of model {m} became {float(losses[step, m])} at step {step}; "
                                  "lower learning_rate or check its X.")
-    for m, (est, X, net) in enumerate(zip(estimators, Xs, nets)):
-        est.image_shape_, est.device_ = image_shape, device
-        est.train_mean_ = X.mean(axis=0).astype(np.float64)
+    for m, (est, probe) in enumerate(zip(estimators, probes)):
         est.loss_curve_ = losses[:, m].tolist()
         est.n_iter_ = first.max_iter
-        est._restore_network(net.state_dict())
+        est.network_.eval()
+        if probe is not None:  # a custom module: the bias-free check of DiffusionDenoiser.fit
+            warn_if_not_bias_free(est.network_, probe, "after training")
     return estimators

@@ -1,9 +1,10 @@
-"""The adaptive basis of a denoiser (`JacobianEigenbasis`), shrinkage in a basis (`GAHBShrinkage`), fixed bases.
+"""The adaptive basis of a denoiser (`JacobianEigenbasis`), fixed bases and the oracle shrinkage factors.
 
 A bias-free denoiser computes f(y) = J(y) y = sum_k lambda_k <y, e_k(y)> e_k(y) (GAHB eq. 6): shrinkage
 in an orthonormal basis that adapts to y. `JacobianEigenbasis` exposes that basis and its shrinkage
-factors; `GAHBShrinkage` denoises by shrinkage in the adaptive basis or in a fixed one (wavelets, DCT,
-PCA), with the network's own factors, the oracle factors (eqs. 11-13) or soft/hard thresholds.
+factors; `gahb.GAHBShrinkage` (in `gahb/shrinkage.py`) denoises by shrinkage in it or in one of the fixed
+bases here (wavelets, DCT, PCA), with the network's own factors, the oracle factors (eqs. 11-13) or
+soft/hard thresholds.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from gahb._checks import resolve_image_shape, resolve_seed
+from gahb._utils import image_rows
 from gahb.core import jacobian as jb
 from gahb.core.random import sample_generators
 
 __all__ = [
     "JacobianEigenbasis",
-    "GAHBShrinkage",
     "oracle_shrinkage",
     "oracle_mse",
     "wavelet_basis",
@@ -40,8 +41,12 @@ AUTO_FULL_MAX_FEATURES = 4096  # "auto" uses the dense Jacobian up to 64 x 64 on
 # denoiser resolution and the per-image adaptive basis
 
 
-def _resolve_denoiser(denoiser, X, image_shape):
-    """-> (fitted estimator or callable, torch callable, (C, H, W), device)."""
+def _resolve_denoiser(denoiser, X, image_shape, array_shape):
+    """-> (fitted estimator or callable, torch callable, (C, H, W), device).
+
+    ``array_shape`` is the ``(C, H, W)`` of image-shaped input (None for rows): an unfitted estimator is
+    trained on the images, and a fitted one must work on that shape.
+    """
     if denoiser is None:
         raise ValueError("denoiser is required: a fitted DiffusionDenoiser, a FrozenEstimator or a torch callable.")
     if hasattr(denoiser, "fit") and hasattr(denoiser, "get_params"):
@@ -49,19 +54,20 @@ def _resolve_denoiser(denoiser, X, image_shape):
             check_is_fitted(denoiser)
             est = denoiser
         except NotFittedError:
-            est = clone(denoiser).fit(X)
+            est = clone(denoiser).fit(X if array_shape is None else X.reshape((-1,) + array_shape))
         f = getattr(est, "denoiser_", None)
         if f is None or not callable(f):
             raise TypeError(f"{type(denoiser).__name__} has no torch callable 'denoiser_' after fitting.")
         shape = tuple(getattr(est, "image_shape_", ())) or resolve_image_shape(image_shape, X.shape[1])
-        if int(np.prod(shape)) != X.shape[1]:
-            raise ValueError(f"The denoiser works on images of shape {shape} but X has {X.shape[1]} features.")
+        if int(np.prod(shape)) != X.shape[1] or array_shape not in (None, shape):
+            got = f"images of shape {array_shape}" if array_shape is not None else f"{X.shape[1]} features"
+            raise ValueError(f"The denoiser works on images of shape {shape} but X has {got}.")
         device = getattr(est, "device_", torch.device("cpu"))
         return est, f, shape, device
     if callable(denoiser):
-        if image_shape is None:
-            raise ValueError("image_shape is required when denoiser is a torch callable.")
-        shape = resolve_image_shape(image_shape, X.shape[1])
+        if image_shape is None and array_shape is None:
+            raise ValueError("image_shape is required when denoiser is a torch callable and X holds rows.")
+        shape = array_shape or resolve_image_shape(image_shape, X.shape[1])
         device = torch.device("cpu")
         if isinstance(denoiser, torch.nn.Module):
             p = next(iter(denoiser.parameters()), None)
@@ -96,12 +102,26 @@ def _noisy(X, sigma, random_state):
     return X + float(sigma) * Z
 
 
+def _check_rows(est, X, X_clean=None):
+    """Validated float64 rows of ``X`` (and of ``X_clean``, same shape) for a fitted estimator."""
+    check_is_fitted(est)
+    X = validate_data(est, image_rows(X, est.image_shape_)[0], dtype=np.float64, reset=False)
+    if X_clean is not None:
+        X_clean = validate_data(est, image_rows(X_clean, est.image_shape_)[0], dtype=np.float64, reset=False)
+        if X_clean.shape != X.shape:
+            raise ValueError(f"X_clean has shape {X_clean.shape} but X has shape {X.shape}.")
+    return X, X_clean
+
+
 class JacobianEigenbasis(TransformerMixin, BaseEstimator):
     """The geometry-adaptive basis of a denoiser: eigenvectors of its Jacobian at each input image.
 
     At an image y, a bias-free denoiser computes f(y) = J(y) y = sum_k lambda_k <y, e_k(y)> e_k(y)
     (GAHB eq. 6), with (lambda_k, e_k) the eigenpairs of the symmetric part of J(y), descending.
-    ``transform`` computes that basis at every row and returns coefficients on it.
+    ``transform`` computes that basis at every row and returns coefficients on it; :meth:`decompose`
+    returns the whole analysis of the call (bases, shrinkage factors, effective dimension, ...), which
+    :meth:`inverse_transform` uses to map coefficients back. Nothing about the images of a call is stored
+    on the estimator.
 
     Parameters
     ----------
@@ -109,7 +129,8 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
         A fitted ``gahb.DiffusionDenoiser`` (its ``denoiser_`` is used), a
         ``sklearn.frozen.FrozenEstimator`` around one, an unfitted ``DiffusionDenoiser`` (``fit`` then
         trains a clone on X: the meta-estimator pattern that lets the whole thing sit in a ``Pipeline``),
-        or any torch callable mapping ``(B, C, H, W)`` to ``(B, C, H, W)`` (needs ``image_shape``).
+        or any torch callable mapping ``(B, C, H, W)`` to ``(B, C, H, W)`` (needs ``image_shape`` or
+        image-shaped X).
     n_components : int or None, default=None
         Eigenpairs kept per image, largest first. ``None`` keeps all ``d`` with ``method="full"`` and 32
         with ``method="lanczos"``.
@@ -123,7 +144,8 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
         standard deviation (seeded by ``random_state``, row i from its own generator) and returns the
         paper's coefficients <x, e_k(y)> of the clean image on the basis of the noisy one.
     image_shape : tuple or None, default=None
-        ``(H, W)`` or ``(C, H, W)``; needed only for a plain callable (estimators know theirs).
+        ``(H, W)`` or ``(C, H, W)``; needed only for a plain callable given rows (estimators know theirs,
+        and image-shaped X ``(n, H, W)`` / ``(n, C, H, W)`` carries it).
     n_probes : int, default=32
         Probes of the Hutchinson trace and asymmetry estimates (``lanczos`` only).
     max_memory : int, default=2 GiB
@@ -140,21 +162,15 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
     method_ : str
         ``"full"`` or ``"lanczos"``.
     n_components_ : int
+        Eigenpairs computed per image.
     n_features_in_ : int
-    eigenvalues_ : ndarray of shape (n_images, n_components_)
-        Shrinkage factors lambda_k(y) of the images of the last ``transform`` call.
-    components_ : ndarray of shape (n_images, n_components_, n_features)
-        Eigenvectors e_k(y) (rows, unit norm, sign fixed so the largest entry is positive), last call.
-    effective_dimension_ : ndarray of shape (n_images,)
-        tr J(y) = sum_k lambda_k over all d eigenvalues (exact, or Hutchinson for ``lanczos``), last call.
-    effective_dimension_std_ : ndarray of shape (n_images,)
-        Standard error of the Hutchinson estimate (0 when exact).
-    asymmetry_ : ndarray of shape (n_images,)
-        ||J - J^T||_F / ||J||_F, last call.
-    homogeneity_error_ : ndarray of shape (n_images,)
-        ||J y - f(y)|| / ||f(y)||, last call (about 1e-7 for a bias-free network in float32).
-    noisy_ : ndarray of shape (n_images, n_features)
-        The images y at which the bases were computed, last call.
+        Number of pixels per image.
+
+    See Also
+    --------
+    GAHBShrinkage : Denoising by shrinkage in this basis or a fixed one.
+    gahb.core.jacobian.full_jacobian : The dense Jacobian of a denoiser on tensors.
+    gahb.core.jacobian.top_eigenpairs : Matrix-free top eigenpairs.
 
     Examples
     --------
@@ -165,8 +181,9 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
     >>> eb = JacobianEigenbasis(den, n_components=10, sigma=0.1, random_state=0).fit(X)
     >>> eb.transform(X[:2]).shape
     (2, 10)
-    >>> eb.eigenvalues_.shape
-    (2, 10)
+    >>> res = eb.decompose(X[:2])
+    >>> res.eigenvalues.shape, res.components.shape
+    ((2, 10), (2, 10, 64))
     """
 
     _parameter_constraints: dict = {
@@ -196,10 +213,31 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
         """Resolve the denoiser (training a clone on X if it is an unfitted estimator) and the image shape.
 
         A fitted or frozen denoiser is used as is: no training, X is only validated.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
+            Images (training images for an unfitted denoiser).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : JacobianEigenbasis
+            The fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import JacobianEigenbasis
+        >>> eb = JacobianEigenbasis(lambda y: 0.5 * y, n_components=3).fit(np.zeros((2, 4, 4)))  # shape from X
+        >>> eb.image_shape_, eb.method_, eb.n_components_
+        ((1, 4, 4), 'full', 3)
         """
+        X, array_shape = image_rows(X, self.image_shape)
         X = validate_data(self, X, dtype=np.float64)
         self.denoiser_, self._f, self.image_shape_, self._device = _resolve_denoiser(
-            self.denoiser, X, self.image_shape)
+            self.denoiser, X, self.image_shape, array_shape)
         d = X.shape[1]
         self.method_ = ("full" if d <= AUTO_FULL_MAX_FEATURES else "lanczos") if self.method == "auto" else self.method
         if self.method_ == "full":
@@ -216,22 +254,63 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
         # the denoiser's own parameter dtype (float64 networks are common for exactness checks)
         p = next(iter(self._f.parameters()), None) if isinstance(self._f, torch.nn.Module) else None
         dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
-        return torch.as_tensor(X, dtype=dtype, device=self._device).reshape((-1,) + self.image_shape_)
+        # np.array copies: X may be a read-only memory map, which torch must not alias
+        return torch.as_tensor(np.array(X), dtype=dtype, device=self._device).reshape((-1,) + self.image_shape_)
 
-    def decompose(self, X):
-        """Eigen-analysis at each row of ``X`` (the images y themselves, no noise added) as a Bunch.
+    def decompose(self, X, X_clean=None):
+        """The eigen-analysis of J(y) at each image y of the call, with the coefficients ``transform`` returns.
 
-        Returns ``eigenvalues`` (n, k), ``components`` (n, k, d), ``effective_dimension``,
-        ``effective_dimension_std``, ``asymmetry``, ``homogeneity_error`` (each (n,)).
+        With ``sigma=None`` the rows of X are the images y; with ``sigma`` set, X holds clean images x and
+        y = x + sigma z (row i's noise from its own generator seeded by ``random_state``), as in
+        :meth:`transform`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
+            Noisy images y (``sigma=None``) or clean images x (``sigma`` set).
+        X_clean : array-like of the same shape, default=None
+            Only with ``sigma=None``: the clean images whose coefficients are wanted.
+
+        Returns
+        -------
+        result : Bunch
+            ``coefficients`` (n, k): ``<x, e_k(y)>`` (of y itself when no clean image is known);
+            ``eigenvalues`` (n, k): shrinkage factors lambda_k(y), descending; ``components`` (n, k, d):
+            eigenvectors e_k(y) as rows (unit norm, sign fixed so the largest entry is positive); ``noisy``
+            (n, d): the images y; ``effective_dimension`` (n,): tr J(y) over all d eigenvalues (exact, or
+            Hutchinson for ``lanczos``) and its standard error ``effective_dimension_std`` (0 when exact);
+            ``asymmetry`` (n,): ||J - J^T||_F / ||J||_F; ``homogeneity_error`` (n,): ||J y - f(y)|| / ||f(y)||
+            (about 1e-7 for a bias-free network in float32). k is ``n_components_``.
+
+        See Also
+        --------
+        transform : Only the coefficients.
+        inverse_transform : Images from coefficients on the bases of a ``decompose`` result.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import JacobianEigenbasis
+        >>> f = lambda y: 0.5 * y  # a linear shrinkage: J = I / 2
+        >>> eb = JacobianEigenbasis(f, image_shape=(4, 4)).fit(np.zeros((1, 16)))
+        >>> res = eb.decompose(np.ones((1, 16)))
+        >>> np.round(res.eigenvalues[0, :3], 6), round(float(res.effective_dimension[0]), 4)
+        (array([0.5, 0.5, 0.5]), 8.0)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        if X_clean is not None and self.sigma is not None:
+            raise ValueError("Pass X_clean only with sigma=None; with sigma set, X itself is the clean image.")
+        X, X_clean = _check_rows(self, X, X_clean)
+        Y = _noisy(X, self.sigma, self.random_state)
+        ref = X if self.sigma is not None else (X if X_clean is None else X_clean)
         seed = resolve_seed(self.random_state)
         parts = [_adaptive_basis(self._f, y, self.n_components_, self.method_, self.n_probes, seed, self.max_memory)
-                 for y in self._images(X)]
+                 for y in self._images(Y)]
+        components = np.stack([p.eigenvectors.T for p in parts])
         return Bunch(
+            coefficients=np.einsum("nkd,nd->nk", components, ref),
             eigenvalues=np.stack([p.eigenvalues for p in parts]),
-            components=np.stack([p.eigenvectors.T for p in parts]),
+            components=components,
+            noisy=Y,
             **{key: np.array([p[key] for p in parts]) for key in
                ("effective_dimension", "effective_dimension_std", "asymmetry", "homogeneity_error")},
         )
@@ -239,37 +318,72 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
     def transform(self, X, X_clean=None):
         """Coefficients on the adaptive basis, one row per image: ``<x, e_k(y)>`` for k < n_components.
 
-        With ``sigma=None`` the rows of X are the images y (the basis is J(y)'s) and the coefficients are
-        those of y, or of ``X_clean`` (same shape) when given. With ``sigma`` set, X holds clean images x,
-        y = x + sigma z, and the coefficients are those of x. The bases and diagnostics of this call are
-        stored in the attributes ending in ``_`` (see the class docstring) for ``inverse_transform``.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
+            Noisy images y (``sigma=None``) or clean images x (``sigma`` set, the noise is added here).
+        X_clean : array-like of the same shape, default=None
+            Only with ``sigma=None``: return the coefficients of these clean images on the bases of X.
+
+        Returns
+        -------
+        coefficients : ndarray of shape (n_samples, n_components_)
+            ``decompose(X, X_clean).coefficients``.
+
+        See Also
+        --------
+        decompose : The bases, eigenvalues and diagnostics of the call as well.
+        """
+        return self.decompose(X, X_clean).coefficients
+
+    def inverse_transform(self, X, decomposition):
+        """Images ``sum_k c_k e_k(y)`` from coefficients on the bases of a :meth:`decompose` result.
+
+        The basis differs from image to image, so the coefficients alone do not determine the images: pass
+        the result of the :meth:`decompose` call that produced them (or that computed the bases you want).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components_)
+            Coefficients, e.g. ``decomposition.coefficients`` (possibly modified: shrunk, truncated).
+        decomposition : Bunch
+            A result of :meth:`decompose` (its ``components`` are used).
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+            The images, as rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import JacobianEigenbasis
+        >>> X = np.random.default_rng(0).random((2, 16))
+        >>> eb = JacobianEigenbasis(lambda y: 0.5 * y, image_shape=(4, 4)).fit(X)
+        >>> res = eb.decompose(X)
+        >>> bool(np.allclose(eb.inverse_transform(res.coefficients, res), X))  # all 16 components kept
+        True
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        if X_clean is not None:
-            if self.sigma is not None:
-                raise ValueError("Pass X_clean only with sigma=None; with sigma set, X itself is the clean image.")
-            X_clean = validate_data(self, X_clean, dtype=np.float64, reset=False)
-            if X_clean.shape != X.shape:
-                raise ValueError(f"X_clean has shape {X_clean.shape} but X has shape {X.shape}.")
-        Y = _noisy(X, self.sigma, self.random_state)
-        ref = X if self.sigma is not None else (X if X_clean is None else X_clean)
-        res = self.decompose(Y)
-        self.eigenvalues_, self.components_ = res.eigenvalues, res.components
-        self.effective_dimension_, self.effective_dimension_std_ = res.effective_dimension, res.effective_dimension_std
-        self.asymmetry_, self.homogeneity_error_, self.noisy_ = res.asymmetry, res.homogeneity_error, Y
-        return np.einsum("nkd,nd->nk", self.components_, ref)
-
-    def inverse_transform(self, X):
-        """Images sum_k c_k e_k(y) from coefficients on the bases of the last ``transform`` call."""
-        check_is_fitted(self, "components_")
-        C = np.asarray(X, dtype=np.float64)
-        if C.shape != self.components_.shape[:2]:
-            raise ValueError(f"Expected coefficients of shape {self.components_.shape[:2]} (the last transform); "
-                             f"got {C.shape}.")
-        return np.einsum("nk,nkd->nd", C, self.components_)
+        components = np.asarray(decomposition["components"])
+        C = check_array(X, dtype=np.float64, input_name="X")
+        if C.shape != components.shape[:2]:
+            raise ValueError(f"Expected coefficients of shape {components.shape[:2]} (the decomposition's images and "
+                             f"components); got {C.shape}.")
+        return np.einsum("nk,nkd->nd", C, components)
 
     def get_feature_names_out(self, input_features=None):
+        """Names of the output features: ``jacobianeigenbasis0``, ``jacobianeigenbasis1``, ...
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (the outputs are coefficients, not pixels).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
         check_is_fitted(self)
         return np.array([f"jacobianeigenbasis{k}" for k in range(self.n_components_)], dtype=object)
 
@@ -290,9 +404,33 @@ def _check_orthonormal(B, name):
 
 
 def wavelet_basis(image_shape, wavelet="db2", level=None):
-    """Orthonormal 2-D wavelet basis (periodized), coarse to fine: (d, d) matrix with the atoms as columns.
+    """Orthonormal wavelet basis (periodized), coarse to fine: (d, d) matrix with the atoms as columns.
 
-    ``level=None`` uses the most levels for which every level has an even size. Needs PyWavelets.
+    2-D wavelets (``pywt.wavedec2``) for H x W images; 1-D ones along the image for a 1 x W or H x 1
+    strip. ``level=None`` uses the most levels for which every level has an even size; a size with no
+    such level (an odd width, say) admits no wavelet level, and the basis is then the pixel basis (level 0),
+    with a ``UserWarning``. Needs PyWavelets.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(H, W)`` or ``(C, H, W)``; channels are transformed independently.
+    wavelet : str, default="db2"
+        An orthogonal PyWavelets wavelet.
+    level : int or None, default=None
+        Decomposition levels, from 1 to the most the size allows.
+
+    Returns
+    -------
+    basis : ndarray of shape (d, d)
+        Orthonormal, atoms as columns (coarse to fine), ``d = C H W``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = wavelet_basis((8, 8), "haar")
+    >>> B.shape, bool(np.allclose(B.T @ B, np.eye(64)))
+    ((64, 64), True)
     """
     try:
         import pywt
@@ -302,17 +440,25 @@ def wavelet_basis(image_shape, wavelet="db2", level=None):
     wav = pywt.Wavelet(wavelet)
     if not wav.orthogonal:
         raise ValueError(f"wavelet {wavelet!r} is not orthogonal; use e.g. 'haar', 'db2', 'sym4'.")
+    sizes = [s for s in (H, W) if s > 1] or [1]  # a strip is a 1-D signal
     max_level = 0
-    while H % 2 ** (max_level + 1) == 0 and W % 2 ** (max_level + 1) == 0 and min(H, W) // 2 ** (max_level + 1) >= 1:
+    while all(s % 2 ** (max_level + 1) == 0 for s in sizes):
         max_level += 1
+    if level is None and max_level == 0:
+        warnings.warn(f"no wavelet level fits a {H}x{W} image (no even size); the wavelet basis is the pixel basis.",
+                      UserWarning, stacklevel=2)
+        return np.eye(C * H * W)
     level = max_level if level is None else int(level)
     if not 0 < level <= max_level:
         raise ValueError(f"level must be in [1, {max_level}] for {H}x{W} images; got {level}.")
-    eye = np.eye(H * W).reshape(H * W, H, W)
+    eye = np.eye(H * W)
     with warnings.catch_warnings():  # deep levels only warn of boundary effects; periodization stays orthonormal
         warnings.simplefilter("ignore", UserWarning)
-        cols = [pywt.coeffs_to_array(pywt.wavedec2(e, wav, mode="periodization", level=level))[0].ravel()
-                for e in eye]
+        if len(sizes) == 2:
+            cols = [pywt.coeffs_to_array(pywt.wavedec2(e.reshape(H, W), wav, mode="periodization", level=level))[0]
+                    .ravel() for e in eye]
+        else:
+            cols = [np.concatenate(pywt.wavedec(e, wav, mode="periodization", level=level)) for e in eye]
     analysis = np.stack(cols, axis=1)  # coefficients = analysis @ x
     return _check_orthonormal(_per_channel(analysis.T, C), "wavelet")  # orthonormal: atoms = rows of analysis
 
@@ -353,145 +499,3 @@ def oracle_mse(coefficients, sigma):
     return float(sigma) ** 2 * oracle_shrinkage(coefficients, sigma).sum(axis=-1)
 
 
-class GAHBShrinkage(TransformerMixin, BaseEstimator):
-    """Denoising by shrinkage in an orthonormal basis: adaptive (the network's) or fixed.
-
-    ``transform(Y)`` returns sum_k lambda_k <y, e_k> e_k for each noisy row y. Comparing the rules answers
-    "is my network near the oracle in its own basis, and how much better is its basis than wavelets?".
-
-    Parameters
-    ----------
-    basis : {"adaptive", "wavelet", "dct", "pca"}, default="adaptive"
-        ``adaptive``: e_k(y) = eigenvectors of the symmetric part of the denoiser's Jacobian at y.
-        ``wavelet``: orthonormal periodized wavelets (``wavelet``). ``dct``: 2-D DCT-II. ``pca``: eigenvectors
-        of the training images' second-moment matrix (learned by ``fit``).
-    shrinkage : {"network", "oracle", "soft", "hard"}, default="network"
-        ``network`` (adaptive basis only): the Jacobian eigenvalues lambda_k(y), so with all components the
-        output is J_s(y) y, which equals f(y) up to the Jacobian's asymmetry, (J^T - J) y / 2.
-        ``oracle``: lambda_k = c_k^2 / (c_k^2 + sigma^2) with c_k = <x, e_k> of the clean image (needs
-        ``X_clean`` and ``sigma``; eqs. 11-13). ``soft``/``hard``: thresholds at ``threshold * sigma``.
-    denoiser : estimator or callable, default=None
-        For ``basis="adaptive"``: as in :class:`JacobianEigenbasis`.
-    sigma : float or None, default=None
-        Noise standard deviation (needed by ``oracle``, ``soft`` and ``hard``).
-    threshold : float or None, default=None
-        Threshold in units of sigma; ``None`` means 3 for ``hard`` and 1.5 for ``soft``.
-    wavelet : str, default="db2"
-        Orthogonal PyWavelets name for ``basis="wavelet"``.
-    n_components : int or None, default=None
-        Adaptive basis only: eigenpairs kept (coefficients beyond are set to 0); ``None`` keeps all.
-    method : {"auto", "full", "lanczos"}, default="auto"
-        Adaptive basis only, as in :class:`JacobianEigenbasis`.
-    image_shape : tuple or None, default=None
-        ``(H, W)`` or ``(C, H, W)``; required except with an estimator denoiser.
-    random_state : int, RandomState or None, default=None
-        Seeds the adaptive basis's Lanczos start and probes.
-
-    Attributes
-    ----------
-    basis_ : ndarray of shape (n_features, n_features) or None
-        The fixed basis (atoms as columns); ``None`` for the adaptive basis.
-    eigenbasis_ : JacobianEigenbasis or None
-        The fitted adaptive-basis helper (its attributes describe the last ``transform``).
-    shrinkage_factors_ : ndarray of shape (n_images, n_components)
-        lambda_k used for each image of the last ``transform`` call.
-    image_shape_ : tuple of int
-    n_features_in_ : int
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from gahb import GAHBShrinkage
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.uniform(size=(4, 64)); Y = X + 0.1 * rng.standard_normal(X.shape)
-    >>> sh = GAHBShrinkage(basis="dct", shrinkage="oracle", sigma=0.1, image_shape=(8, 8)).fit(X)
-    >>> sh.transform(Y, X_clean=X).shape
-    (4, 64)
-    """
-
-    _parameter_constraints: dict = {
-        "basis": [StrOptions({"adaptive", "wavelet", "dct", "pca"})],
-        "shrinkage": [StrOptions({"network", "oracle", "soft", "hard"})],
-        "denoiser": "no_validation",
-        "sigma": [None, Interval(numbers.Real, 0, None, closed="neither")],
-        "threshold": [None, Interval(numbers.Real, 0, None, closed="left")],
-        "wavelet": [str],
-        "n_components": [None, Interval(numbers.Integral, 1, None, closed="left")],
-        "method": [StrOptions({"auto", "full", "lanczos"})],
-        "image_shape": [None, tuple, list],
-        "random_state": ["random_state"],
-    }
-
-    def __init__(self, basis="adaptive", shrinkage="network", denoiser=None, sigma=None, threshold=None,
-                 wavelet="db2", n_components=None, method="auto", image_shape=None, random_state=None):
-        self.basis = basis
-        self.shrinkage = shrinkage
-        self.denoiser = denoiser
-        self.sigma = sigma
-        self.threshold = threshold
-        self.wavelet = wavelet
-        self.n_components = n_components
-        self.method = method
-        self.image_shape = image_shape
-        self.random_state = random_state
-
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
-        """Build the basis: PCA from X, wavelet/DCT from the image shape, or the adaptive-basis helper."""
-        X = validate_data(self, X, dtype=np.float64)
-        if self.shrinkage == "network" and self.basis != "adaptive":
-            raise ValueError("shrinkage='network' needs basis='adaptive' (the factors are the Jacobian's eigenvalues).")
-        if self.shrinkage in ("oracle", "soft", "hard") and self.sigma is None:
-            raise ValueError(f"shrinkage={self.shrinkage!r} needs sigma.")
-        self.eigenbasis_, self.basis_ = None, None
-        if self.basis == "adaptive":
-            self.eigenbasis_ = JacobianEigenbasis(self.denoiser, n_components=self.n_components, method=self.method,
-                                                  image_shape=self.image_shape, random_state=self.random_state).fit(X)
-            self.image_shape_ = self.eigenbasis_.image_shape_
-            return self
-        self.image_shape_ = resolve_image_shape(self.image_shape, X.shape[1])
-        if self.basis == "pca":
-            self.basis_ = pca_basis(X)
-        elif self.basis == "dct":
-            self.basis_ = dct_basis(self.image_shape_)
-        else:
-            self.basis_ = wavelet_basis(self.image_shape_, self.wavelet)
-        return self
-
-    def coefficients(self, Y):
-        """Coefficients of the rows of Y in the fixed basis, or (adaptive) in each row's own basis."""
-        check_is_fitted(self)
-        Y = validate_data(self, Y, dtype=np.float64, reset=False)
-        if self.basis_ is not None:
-            return Y @ self.basis_
-        return self.eigenbasis_.transform(Y)
-
-    def transform(self, X, X_clean=None):
-        """Denoise the noisy rows of X by shrinkage; ``X_clean`` (same shape) is needed by ``oracle``."""
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        if self.shrinkage == "oracle":
-            if X_clean is None:
-                raise ValueError("shrinkage='oracle' needs the clean images: transform(X, X_clean=...).")
-            X_clean = validate_data(self, X_clean, dtype=np.float64, reset=False)
-            if X_clean.shape != X.shape:
-                raise ValueError(f"X_clean has shape {X_clean.shape} but X has shape {X.shape}.")
-        coefs = self.coefficients(X)
-        if self.basis_ is not None:
-            atoms = np.broadcast_to(self.basis_.T, (X.shape[0],) + self.basis_.T.shape)
-        else:
-            atoms = self.eigenbasis_.components_
-        if self.shrinkage == "network":
-            lam = self.eigenbasis_.eigenvalues_
-        elif self.shrinkage == "oracle":
-            lam = oracle_shrinkage(np.einsum("nkd,nd->nk", atoms, X_clean), self.sigma)
-        else:
-            t = (self.threshold if self.threshold is not None else (3.0 if self.shrinkage == "hard" else 1.5))
-            t = t * float(self.sigma)
-            mag = np.abs(coefs)
-            if self.shrinkage == "hard":
-                lam = (mag > t).astype(np.float64)
-            else:
-                lam = np.clip(1 - t / np.maximum(mag, 1e-300), 0, None)
-        self.shrinkage_factors_ = lam
-        return np.einsum("nk,nkd->nd", lam * coefs, atoms)

@@ -15,9 +15,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from gahb._checks import resolve_image_shape, resolve_seed
-from gahb._sampling import SamplingMixin
-from gahb._utils import psnr, resolve_device, to_images, to_rows
-from gahb.core.nn import Denoiser, build_network, init_weights_
+from gahb._networks import build_module, check_architecture, check_output_shape, warn_if_not_bias_free
+from gahb._sampling import SAMPLER_PARAMETER_CONSTRAINTS, SamplingMixin
+from gahb._utils import image_rows, psnr, resolve_device, to_images, to_rows
+from gahb.core.nn import Denoiser, init_weights_
 from gahb.core.random import torch_generator
 from gahb.core.training import lr_factor, sample_sigma, train_step
 
@@ -36,8 +37,17 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
 
     Parameters
     ----------
-    architecture : {"unet", "bfcnn"}, default="unet"
-        The paper's bias-free UNet, or BF-CNN (a bias-free DnCNN).
+    architecture : {"unet", "bfcnn"}, torch.nn.Module or torch.nn.Module subclass, default="unet"
+        The network r(y) that predicts the noise: the paper's bias-free UNet, BF-CNN (a bias-free DnCNN),
+        or your own module mapping ``(B, C, H, W)`` float32 tensors to the same shape (as skorch's
+        ``module=``). An instance is deep-copied (never modified; its current weights are the starting
+        point); a class is instantiated without arguments, under a torch RNG seeded by ``random_state`` (the
+        global RNG is untouched), so its own initialisation is reproducible. ``fit`` checks once that the
+        module keeps the shape (``ValueError`` otherwise) and that it is bias-free by homogeneity,
+        ``r(a y) = a r(y)`` on a random input for a few scales ``a``, before and after training: a
+        :class:`~gahb.exceptions.NotBiasFreeWarning` says when it is not. ``width``, ``n_blocks`` and
+        ``n_layers`` apply to the built-in architectures only. A model with a custom module pickles as
+        usual; :meth:`save` writes its weights and :meth:`load` needs the same module passed again.
     width : int, default=64
         Channels of the first level (UNet; doubled per level) or of every layer (BF-CNN).
     n_blocks : int, default=3
@@ -45,8 +55,10 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     n_layers : int, default=21
         BF-CNN convolution layers.
     image_shape : None or tuple of int, default=None
-        ``(H, W)`` or ``(C, H, W)`` of each row of X. ``None`` treats each row as a one-channel
-        ``1 × n_features`` strip (any array works, e.g. for scikit-learn's own estimator checks).
+        ``(H, W)`` or ``(C, H, W)`` of each row of X. ``None`` takes the shape from image-shaped input
+        (``X`` of shape ``(n, H, W)`` or ``(n, C, H, W)``) and otherwise treats each row as a one-channel
+        ``1 × n_features`` strip (any array works, e.g. for scikit-learn's own estimator checks). When both
+        are given they must agree.
     max_iter : int, default=2000
         Number of optimizer steps. It does not depend on the number of training images: the paper tiles
         small sets to a fixed epoch size, so N = 1 and N = 10^5 see the same number of gradient steps.
@@ -64,15 +76,16 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     score_sigma : float, default=0.1
         Noise level at which :meth:`score` measures denoising PSNR.
     h0, beta, sigma_0, sigma_final, max_sample_steps, sample_init
-        Sampler settings used by :meth:`sample` (paper defaults h0=0.01, β=0.1, σ0=1, σ_L=0.05); see
-        :meth:`sample` and the sampling guide.
+        Sampler settings used by :meth:`sample` and :meth:`reconstruct` (paper defaults h0=0.01, β=0.1,
+        σ0=1, σ_L=0.05, with σ_L < σ0); see :meth:`sample` and the sampling guide.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU. Resolved into ``device_``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch selection and training noise (and the noise of :meth:`score`).
         The same integer gives the same weights on the same device. Global RNGs are never touched.
     verbose : int, default=0
-        ``> 0`` shows a progress bar with the running loss.
+        ``> 0`` shows progress bars: training steps with the running loss in :meth:`fit`, finished
+        samples in :meth:`sample` and :meth:`reconstruct`.
 
     Attributes
     ----------
@@ -91,7 +104,23 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     n_iter_ : int
         Optimizer steps taken (less than ``max_iter`` if training was interrupted with Ctrl-C).
     n_features_in_ : int
-        Number of pixels per row of X.
+        Number of pixels per image (``C·H·W``), whether X came as rows or as images.
+    sample_info_ : dict
+        Per-sample diagnostics of the last :meth:`sample` call (see its ``info``).
+    reconstruct_info_ : dict
+        The same for the last :meth:`reconstruct` call.
+
+    See Also
+    --------
+    JacobianEigenbasis : The adaptive basis of a fitted denoiser (eigenvectors of its Jacobian).
+    GAHBShrinkage : Denoising by shrinkage in the adaptive basis or a fixed one.
+    MemorizingDenoiser : The perfect memorizer, the reference of the memorization metrics.
+    gahb.metrics.score_generalization : Do two models trained on disjoint sets sample the same images?
+
+    Notes
+    -----
+    Inputs are 2-D rows ``(n_samples, n_features)`` or images ``(n, H, W)`` / ``(n, C, H, W)``; outputs are
+    always 2-D rows, as scikit-learn expects (reshape them with ``image_shape_``).
 
     Examples
     --------
@@ -102,10 +131,22 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     >>> den = DiffusionDenoiser(width=8, n_blocks=2, max_iter=20, image_shape=(8, 8), random_state=0)
     >>> den.fit(X).transform(X[:2]).shape
     (2, 64)
+    >>> DiffusionDenoiser(width=8, n_blocks=2, max_iter=20, random_state=0).fit(X.reshape(32, 8, 8)).image_shape_
+    (1, 8, 8)
+
+    Your own bias-free network (class or instance):
+
+    >>> import torch
+    >>> class TwoConv(torch.nn.Sequential):
+    ...     def __init__(self):
+    ...         super().__init__(torch.nn.Conv2d(1, 8, 3, padding=1, bias=False), torch.nn.ReLU(),
+    ...                          torch.nn.Conv2d(8, 1, 3, padding=1, bias=False))
+    >>> DiffusionDenoiser(architecture=TwoConv, max_iter=5, random_state=0).fit(X.reshape(32, 8, 8)).n_iter_
+    5
     """
 
     _parameter_constraints: dict = {
-        "architecture": [StrOptions({"unet", "bfcnn"})],
+        "architecture": [StrOptions({"unet", "bfcnn"}), torch.nn.Module, type],
         "width": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_blocks": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_layers": [Interval(numbers.Integral, 2, None, closed="left")],
@@ -117,15 +158,8 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         "sigma_max": [Interval(numbers.Real, 0, None, closed="neither")],
         "noise_distribution": [StrOptions({"quadratic", "uniform"})],
         "score_sigma": [Interval(numbers.Real, 0, None, closed="neither")],
-        "h0": [Interval(numbers.Real, 0, 1, closed="right")],
-        "beta": [Interval(numbers.Real, 0, 1, closed="right")],
-        "sigma_0": [Interval(numbers.Real, 0, None, closed="neither")],
-        "sigma_final": [Interval(numbers.Real, 0, None, closed="neither")],
-        "max_sample_steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "sample_init": [StrOptions({"mean"}), Interval(numbers.Real, None, None, closed="neither")],
-        "device": [str, torch.device],
+        **SAMPLER_PARAMETER_CONSTRAINTS,
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -177,14 +211,14 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Train the denoiser on clean images ``X`` of shape (n_samples, n_features), values in [0, 1].
+        """Train the denoiser on clean images ``X``, values in [0, 1].
 
         Interrupting with Ctrl-C stops training early and keeps a usable model (``n_iter_`` tells how far it got).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Clean training images, one per row.
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
+            Clean training images, one per row, or as images (see ``image_shape``).
         y : None
             Ignored.
 
@@ -192,30 +226,62 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         -------
         self : DiffusionDenoiser
             The fitted estimator.
+
+        Warns
+        -----
+        NotBiasFreeWarning
+            When a custom ``architecture`` is not homogeneous of degree 1.
+
+        See Also
+        --------
+        sample : Draw images from the trained prior.
+        save : Write the trained model to a file.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import DiffusionDenoiser
+        >>> X = np.random.default_rng(0).uniform(size=(16, 8, 8))  # 16 images of 8 x 8
+        >>> den = DiffusionDenoiser(width=8, n_blocks=1, max_iter=10, random_state=0).fit(X)
+        >>> den.n_iter_, den.image_shape_, den.n_features_in_
+        (10, (1, 8, 8), 64)
         """
+        X, array_shape = image_rows(X, self.image_shape)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
-        image_shape = resolve_image_shape(self.image_shape, X.shape[1])
+        image_shape = array_shape or resolve_image_shape(self.image_shape, X.shape[1])
         device = resolve_device(self.device)
-        if self.sigma_final >= self.sigma_0:
-            raise ValueError(f"sigma_final ({self.sigma_final}) must be smaller than sigma_0 ({self.sigma_0}).")
+        self._check_sigma_order()
+        check_architecture(self.architecture)
 
         seed = resolve_seed(self.random_state)
         self.image_shape_, self.device_ = image_shape, device
         self.train_mean_ = X.mean(axis=0).astype(np.float64)
-        self._init_network(seed)
+        probe = self._init_network(seed)
         data = to_images(X, image_shape, device)
         self.loss_curve_, self.n_iter_ = [], 0
         self._train(data, seed)
+        if probe is not None:  # a bias initialised to zero only shows after training
+            warn_if_not_bias_free(self.network_, probe, "after training")
         return self
 
-    def _init_network(self, seed: int) -> None:
-        # module constructors draw from the global torch RNG; fork it so the user's global state is untouched,
-        # then overwrite every weight from our own generator
-        with torch.random.fork_rng(devices=[]):
-            net = build_network(self.architecture, self.image_shape_[0], self.width, self.n_blocks, self.n_layers)
-        init_weights_(net, torch_generator(seed))
-        self.network_ = net.to(self.device_)
+    def _build_network(self, seed: int | None = None) -> torch.nn.Module:
+        return build_module(self.architecture, self.image_shape_[0], self.width, self.n_blocks, self.n_layers, seed)
+
+    def _init_network(self, seed: int):
+        """Builds ``network_``; returns the probe input of a custom module still to check after training, or None."""
+        net = self._build_network(seed)
+        probe = None
+        if isinstance(self.architecture, str):
+            init_weights_(net, torch_generator(seed))  # every weight from our own generator
+            self.network_ = net.to(self.device_)
+        else:
+            self.network_ = net.to(self.device_)
+            probe = torch.rand((2,) + self.image_shape_, generator=torch_generator(seed + 3)).to(self.device_)
+            check_output_shape(self.network_, probe)
+            if warn_if_not_bias_free(self.network_, probe, "before training"):
+                probe = None  # warned once
         self.denoiser_ = Denoiser(self.network_).eval()
+        return probe
 
     def _train(self, data: torch.Tensor, seed: int) -> None:
         net, device = self.network_, self.device_
@@ -262,6 +328,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     # ---------------------------------------------------------------- inference
     def _check_X(self, X):
         check_is_fitted(self)
+        X, _ = image_rows(X, self.image_shape_)
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     @torch.no_grad()
@@ -277,13 +344,27 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Noisy images, one per row.
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
+            Noisy images, one per row or as images of shape ``image_shape_``.
 
         Returns
         -------
         X_denoised : ndarray of shape (n_samples, n_features)
-            Denoised images, same dtype as ``X`` (float32 or float64).
+            Denoised images as rows, same dtype as ``X`` (float32 or float64).
+
+        See Also
+        --------
+        score : Denoising PSNR at ``score_sigma``.
+        gahb.metrics.psnr_curve : Denoising PSNR over a range of noise levels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import DiffusionDenoiser
+        >>> X = np.random.default_rng(0).uniform(size=(32, 8, 8))
+        >>> den = DiffusionDenoiser(width=8, n_blocks=2, max_iter=20, random_state=0).fit(X)
+        >>> den.transform(X[:3]).shape
+        (3, 64)
         """
         X = self._check_X(X)
         return self._denoise_rows(X)
@@ -296,7 +377,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
             Clean images.
         y : None
             Ignored.
@@ -305,6 +386,19 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         -------
         score : float
             Average over images of 10·log10(1 / per-image MSE).
+
+        See Also
+        --------
+        transform : Denoise noisy images.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gahb import DiffusionDenoiser
+        >>> X = np.random.default_rng(0).uniform(size=(32, 64))
+        >>> den = DiffusionDenoiser(width=8, n_blocks=2, max_iter=20, image_shape=(8, 8), random_state=0).fit(X)
+        >>> bool(den.score(X) > 0)
+        True
         """
         X = self._check_X(X)
         seed = self.random_state if isinstance(self.random_state, numbers.Integral) else 0
@@ -336,8 +430,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
             self._restore_network(weights)
 
     def _restore_network(self, weights: dict) -> None:
-        with torch.random.fork_rng(devices=[]):
-            net = build_network(self.architecture, self.image_shape_[0], self.width, self.n_blocks, self.n_layers)
+        net = self._build_network()
         net.load_state_dict(weights)
         self.network_ = net.to(self.device_).eval()
         self.denoiser_ = Denoiser(self.network_).eval()
@@ -345,15 +438,36 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     def save(self, path) -> None:
         """Save parameters and weights to a ``.safetensors`` file (no pickle: loading runs no code).
 
+        A model with a custom ``architecture`` module is saved too (its weights, and the module's class name
+        for the error message of :meth:`load`); the module's code is not stored, so :meth:`load` needs it.
+
         Parameters
         ----------
         path : str or os.PathLike
             Destination file.
+
+        See Also
+        --------
+        load : Read the file back.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from gahb import DiffusionDenoiser
+        >>> X = np.random.default_rng(0).uniform(size=(32, 64))
+        >>> den = DiffusionDenoiser(width=8, n_blocks=2, max_iter=5, image_shape=(8, 8), random_state=0).fit(X)
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+        >>> den.save(path)
+        >>> bool(np.array_equal(DiffusionDenoiser.load(path, device="cpu").transform(X), den.transform(X)))
+        True
         """
         check_is_fitted(self)
         from safetensors.torch import save_file
 
-        params = {k: _plain(v) for k, v in self.get_params().items()}
+        arch = self.architecture
+        params = {k: _plain(v) for k, v in self.get_params().items() if k != "architecture"}
+        params["architecture"] = arch if isinstance(arch, str) else None
         params["device"] = str(params["device"])
         if not isinstance(params["random_state"], (int, type(None))):
             params["random_state"] = None  # a RandomState instance cannot be stored; its draws are spent anyway
@@ -364,14 +478,21 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
             "n_iter_": self.n_iter_,
             "n_features_in_": self.n_features_in_,
         }
+        if not isinstance(arch, str):
+            cls = arch if isinstance(arch, type) else type(arch)
+            meta["custom_architecture"] = f"{cls.__module__}.{cls.__qualname__}"
         tensors = {f"network.{k}": v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
         tensors["train_mean_"] = torch.as_tensor(self.train_mean_)
         tensors["loss_curve_"] = torch.as_tensor(np.asarray(self.loss_curve_, dtype=np.float64))
         save_file(tensors, os.fspath(path), metadata={"gahb": json.dumps(meta)})
 
     @classmethod
-    def load(cls, path, device="auto") -> DiffusionDenoiser:
+    def load(cls, path, device="auto", *, architecture=None) -> DiffusionDenoiser:
         """Load a model written by :meth:`save`.
+
+        Loading never unpickles: the file holds tensors and JSON. A model saved with a custom
+        ``architecture`` therefore needs the same module (class or instance) passed again; its weights are
+        loaded into a copy of it.
 
         Parameters
         ----------
@@ -379,6 +500,8 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
             A file written by :meth:`save`.
         device : str or torch.device, default="auto"
             Where to put the network (a GPU-trained model loads on a CPU machine).
+        architecture : torch.nn.Module or torch.nn.Module subclass, default=None
+            Required for, and only for, a model saved with a custom ``architecture``.
 
         Returns
         -------
@@ -388,8 +511,22 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         Raises
         ------
         ValueError
-            If the file is missing, not a safetensors file, or not written by gahb.
+            If the file is missing, not a safetensors file, not written by gahb, or if ``architecture`` is
+            missing for a custom module (or given for a built-in one, or does not fit the saved weights).
+
+        See Also
+        --------
+        save : Write a model file.
+
+        Examples
+        --------
+        See :meth:`save`.
         """
+        if isinstance(architecture, str):
+            raise TypeError("architecture= of load must be a torch.nn.Module or a torch.nn.Module subclass (a built-in "
+                            "architecture is named in the file itself).")
+        if architecture is not None:
+            check_architecture(architecture)
         from safetensors import safe_open
 
         path = os.fspath(path)
@@ -404,8 +541,17 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         fmt = meta.get("format") if isinstance(meta, dict) else None
         if fmt != _FORMAT:
             raise ValueError(f"{path!r} was not written by DiffusionDenoiser.save (format {fmt!r}).")
+        custom = meta.get("custom_architecture")
+        if custom is not None and architecture is None:
+            raise ValueError(f"{path!r} holds a model with the custom architecture {custom}; pass the same module: "
+                             "DiffusionDenoiser.load(path, architecture=...).")
+        if custom is None and architecture is not None:
+            raise ValueError(f"{path!r} holds a model with a built-in architecture; architecture= is only for "
+                             "models saved with a custom module.")
         try:
             params = meta["params"]
+            if custom is not None:
+                params["architecture"] = architecture
             if params.get("image_shape") is not None:
                 params["image_shape"] = tuple(params["image_shape"])
             params["device"] = str(device)

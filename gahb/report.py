@@ -1,7 +1,8 @@
 """Report writing shared by the experiments: ``report.md`` with embedded figures, ``report.json``.
 
-Nothing here is needed unless a report is written; matplotlib is imported lazily with the Agg backend,
-so the library never depends on a display or on matplotlib being installed.
+Nothing here is needed unless a report is written. matplotlib is imported lazily, and figures are
+``matplotlib.figure.Figure`` objects made without pyplot: drawing a report never needs a display, never
+selects a backend and never changes the backend of the user's session (a notebook keeps its own).
 """
 
 from __future__ import annotations
@@ -15,20 +16,70 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Report", "markdown_table", "save_figure", "plot_image_grid", "pyplot", "to_jsonable"]
+__all__ = ["Report", "markdown_table", "save_figure", "plot_image_grid", "subplots", "require_matplotlib",
+           "to_jsonable"]
 
 
-def pyplot():
-    """Return ``matplotlib.pyplot`` with the non-interactive Agg backend (clear error if missing)."""
+def require_matplotlib():
+    """Import matplotlib or raise an ImportError naming the extra to install.
+
+    Returns
+    -------
+    matplotlib : module
+
+    See Also
+    --------
+    subplots : A figure and its axes, without pyplot.
+
+    Examples
+    --------
+    >>> from gahb.report import require_matplotlib
+    >>> require_matplotlib().__name__
+    'matplotlib'
+    """
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("Figures need matplotlib: pip install 'gahb[plot]'.") from exc
-    if matplotlib.get_backend().lower() != "agg":
-        matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    return matplotlib
 
-    return plt
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
+    """A new ``matplotlib.figure.Figure`` and its axes, as ``pyplot.subplots`` but without pyplot.
+
+    The figure belongs to no backend and to no pyplot figure manager: nothing global changes, and
+    nothing needs closing. Notebooks still display it, and :func:`save_figure` writes it.
+
+    Parameters
+    ----------
+    nrows, ncols : int, default=1
+        Grid of axes.
+    figsize : (float, float), default=None
+        Width and height in inches (matplotlib's default when None).
+    **kwargs
+        Passed to ``Figure.subplots`` (``squeeze``, ``sharex``, ``sharey``, ...).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : Axes or ndarray of Axes
+
+    See Also
+    --------
+    save_figure : Writes the figure as PNG.
+
+    Examples
+    --------
+    >>> from gahb.report import subplots
+    >>> fig, axes = subplots(1, 2, figsize=(4, 2))
+    >>> len(axes), type(fig).__name__
+    (2, 'Figure')
+    """
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def _fmt(value, precision: int = 3) -> str:
@@ -63,6 +114,18 @@ def markdown_table(rows, columns=None, precision: int = 3) -> str:
     Returns
     -------
     table : str
+
+    See Also
+    --------
+    Report.add_table : Adds such a table to a report.
+
+    Examples
+    --------
+    >>> print(markdown_table([{"N": 1, "mem": 1.0}, {"N": 10, "mem": 0.25}]))
+    | N | mem |
+    |---|---|
+    | 1 | 1.000 |
+    | 10 | 0.250 |
     """
     if isinstance(rows, dict):
         keys = list(rows) if columns is None else list(columns)
@@ -78,7 +141,18 @@ def markdown_table(rows, columns=None, precision: int = 3) -> str:
 
 
 def to_jsonable(obj):
-    """Convert numpy scalars/arrays, paths and tuples to plain JSON types; non-finite floats -> None."""
+    """Convert numpy scalars/arrays, paths and tuples to plain JSON types; non-finite floats -> None.
+
+    See Also
+    --------
+    Report.write : Writes ``report.json`` through it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_jsonable({"a": np.arange(3), "b": np.float32(0.5), "c": float("nan"), "d": (1, 2)})
+    {'a': [0, 1, 2], 'b': 0.5, 'c': None, 'd': [1, 2]}
+    """
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -100,11 +174,35 @@ def to_jsonable(obj):
 
 
 def save_figure(fig, path, dpi: int = 100) -> Path:
-    """Save a matplotlib figure as PNG (creating folders) and close it; returns the path."""
+    """Save a matplotlib figure as PNG, creating folders.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or Path
+    dpi : int, default=100
+
+    Returns
+    -------
+    path : Path
+
+    See Also
+    --------
+    Report.add_figure : Saves a figure into a report and links it.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from gahb.report import save_figure, subplots
+    >>> fig, ax = subplots()
+    >>> _ = ax.plot([0, 1], [1, 0])
+    >>> path = save_figure(fig, os.path.join(tempfile.mkdtemp(), "line.png"))
+    >>> path.suffix, path.stat().st_size > 0
+    ('.png', True)
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    pyplot().close(fig)
     return path
 
 
@@ -129,8 +227,19 @@ def plot_image_grid(images, image_shape=None, *, row_labels=None, col_labels=Non
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    See Also
+    --------
+    save_figure : Writes the figure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows = np.random.default_rng(0).random((2, 3, 16))  # two rows of three 4 x 4 images
+    >>> fig = plot_image_grid(rows, (4, 4), row_labels=["a", "b"])
+    >>> len(fig.axes)
+    6
     """
-    plt = pyplot()
     rows = [np.asarray(r, dtype=np.float64) for r in images]
     if len(rows) and rows[0].ndim == 1:  # a single row of flat images
         rows = [np.stack(rows)]
@@ -138,8 +247,7 @@ def plot_image_grid(images, image_shape=None, *, row_labels=None, col_labels=Non
     n_cols = max((len(r) for r in rows), default=0)
     if n_rows == 0 or n_cols == 0:
         raise ValueError("plot_image_grid needs at least one image.")
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_size * n_cols + 0.8, cell_size * n_rows + 0.4),
-                             squeeze=False)
+    fig, axes = subplots(n_rows, n_cols, figsize=(cell_size * n_cols + 0.8, cell_size * n_rows + 0.4), squeeze=False)
     for i, row in enumerate(rows):
         for j in range(n_cols):
             ax = axes[i, j]
@@ -193,6 +301,10 @@ class Report:
     title : str
         First heading of ``report.md``.
 
+    See Also
+    --------
+    gahb.experiments.GeneralizationCurve.to_report : Writes a study into a report.
+
     Examples
     --------
     >>> import tempfile
@@ -213,12 +325,15 @@ class Report:
         self.output_dir.mkdir(parents=True, exist_ok=True)
 
     def add_heading(self, text: str, level: int = 2) -> None:
+        """Append a markdown heading (``level`` 2 by default: the title is the only level 1)."""
         self.parts.append("#" * level + " " + text)
 
     def add_text(self, text: str) -> None:
+        """Append a paragraph of markdown."""
         self.parts.append(text.strip())
 
     def add_table(self, rows, columns=None, precision: int = 3, caption: str | None = None) -> None:
+        """Append a table (see :func:`markdown_table`), after an optional caption line."""
         if caption:
             self.parts.append(caption)
         self.parts.append(markdown_table(rows, columns, precision))

@@ -49,25 +49,50 @@ def den(data):
 def test_transform_inverse_transform_round_trip(den, data):
     _, Xt = data
     eb = JacobianEigenbasis(den, method="full").fit(Xt)
+    fitted = dict(vars(eb))
+    res = eb.decompose(Xt)
     C = eb.transform(Xt)
-    assert C.shape == (4, 64) and eb.components_.shape == (4, 64, 64)
-    np.testing.assert_allclose(eb.inverse_transform(C), Xt, atol=1e-10)
+    assert vars(eb).keys() == fitted.keys() and all(vars(eb)[k] is v for k, v in fitted.items())  # nothing stored
+    np.testing.assert_array_equal(C, res.coefficients)
+    assert C.shape == (4, 64) and res.components.shape == (4, 64, 64)
+    np.testing.assert_allclose(eb.inverse_transform(C, res), Xt, atol=1e-10)
+    np.testing.assert_array_equal(res.noisy, Xt)  # sigma=None: the rows are the images y
     # orthonormal per image, eigenvalues descending, trace = effective dimension
-    for E, lam, tr in zip(eb.components_, eb.eigenvalues_, eb.effective_dimension_):
+    for E, lam, tr in zip(res.components, res.eigenvalues, res.effective_dimension):
         np.testing.assert_allclose(E @ E.T, np.eye(64), atol=1e-10)
         assert np.all(np.diff(lam) <= 1e-12)
         assert abs(lam.sum() - tr) <= 1e-4 * max(1.0, abs(tr))
-    assert np.all(eb.homogeneity_error_ <= 1e-5)
-    assert np.all((eb.asymmetry_ >= 0) & (eb.asymmetry_ < 1))
+    assert np.all(res.homogeneity_error <= 1e-5) and np.all(res.effective_dimension_std == 0)
+    assert np.all((res.asymmetry >= 0) & (res.asymmetry < 1))
+
+
+def test_image_shaped_input(den, data):
+    _, Xt = data
+    ref = JacobianEigenbasis(den, n_components=3).fit(Xt).transform(Xt)
+    eb = JacobianEigenbasis(den, n_components=3).fit(Xt.reshape(4, 8, 8))
+    assert eb.n_features_in_ == 64 and eb.image_shape_ == (1, 8, 8)
+    np.testing.assert_array_equal(eb.transform(Xt.reshape(4, 1, 8, 8)), ref)
+    # a torch callable needs no image_shape when X carries it
+    fn = JacobianEigenbasis(den.denoiser_, n_components=3).fit(Xt.reshape(4, 8, 8)).transform(Xt)
+    np.testing.assert_allclose(fn, ref, atol=1e-10)
+    with pytest.raises(ValueError, match=r"images of shape \(1, 8, 8\)"):
+        JacobianEigenbasis(den).fit(Xt.reshape(4, 1, 4, 16))
+    with pytest.raises(ValueError, match="image_shape"):
+        JacobianEigenbasis(den.denoiser_, image_shape=(4, 16)).fit(Xt.reshape(4, 8, 8))
+    sh = GAHBShrinkage(basis="dct", shrinkage="hard", sigma=0.1).fit(Xt.reshape(4, 8, 8))
+    assert sh.image_shape_ == (1, 8, 8)
+    np.testing.assert_array_equal(sh.transform(Xt.reshape(4, 8, 8)), sh.transform(Xt))
 
 
 def test_sigma_adds_noise_and_returns_clean_coefficients(den, data):
     _, Xt = data
     eb = JacobianEigenbasis(den, n_components=5, sigma=0.1, random_state=3).fit(Xt)
+    res = eb.decompose(Xt)
     C = eb.transform(Xt)
     assert C.shape == (4, 5)
-    np.testing.assert_allclose(C, np.einsum("nkd,nd->nk", eb.components_, Xt), atol=1e-12)
-    assert 0.05 < np.std(eb.noisy_ - Xt) < 0.15
+    np.testing.assert_array_equal(C, res.coefficients)
+    np.testing.assert_allclose(C, np.einsum("nkd,nd->nk", res.components, Xt), atol=1e-12)
+    assert 0.05 < np.std(res.noisy - Xt) < 0.15
     # same random_state -> same noise; X is not modified
     X_copy = Xt.copy()
     C2 = JacobianEigenbasis(den, n_components=5, sigma=0.1, random_state=3).fit(Xt).transform(Xt)
@@ -79,10 +104,9 @@ def test_lanczos_method_agrees_with_full(den, data):
     _, Xt = data
     full = JacobianEigenbasis(den, n_components=6, method="full").fit(Xt)
     lan = JacobianEigenbasis(den, n_components=6, method="lanczos", n_probes=64, random_state=0).fit(Xt)
-    full.transform(Xt[:1])
-    lan.transform(Xt[:1])
-    np.testing.assert_allclose(lan.eigenvalues_, full.eigenvalues_, atol=1e-4)
-    assert abs(lan.effective_dimension_[0] - full.effective_dimension_[0]) <= 4 * lan.effective_dimension_std_[0]
+    f, la = full.decompose(Xt[:1]), lan.decompose(Xt[:1])
+    np.testing.assert_allclose(la.eigenvalues, f.eigenvalues, atol=1e-4)
+    assert abs(la.effective_dimension[0] - f.effective_dimension[0]) <= 4 * la.effective_dimension_std[0]
 
 
 def test_frozen_callable_and_pipeline(den, data):
@@ -107,7 +131,7 @@ def test_network_shrinkage_reproduces_symmetric_network():
     f = SymmetricReLUDenoiser(64)
     rng = np.random.default_rng(0)
     Y = rng.standard_normal((5, 64))
-    out = GAHBShrinkage(denoiser=f, image_shape=SHAPE).fit(Y).transform(Y)
+    out = GAHBShrinkage(f, image_shape=SHAPE).fit(Y).transform(Y)
     with torch.no_grad():
         ref = f(torch.as_tensor(Y).reshape(5, 1, 8, 8)).reshape(5, -1).numpy()
     assert np.abs(out - ref).max() <= 1e-5 * np.abs(ref).max()
@@ -117,7 +141,12 @@ def test_network_shrinkage_on_trained_unet_is_symmetric_part(den, data):
     """With the trained UNet, sum_k lambda_k <y, e_k> e_k = J_s y = f(y) + (J^T - J) y / 2 exactly."""
     _, Xt = data
     Y = Xt + 0.1 * np.random.default_rng(5).standard_normal(Xt.shape)
-    out = GAHBShrinkage(denoiser=den).fit(Y).transform(Y)
+    sh = GAHBShrinkage(den).fit(Y)
+    res = sh.decompose(Y)
+    out = sh.transform(Y)
+    np.testing.assert_array_equal(out, res.denoised)
+    np.testing.assert_array_equal(res.shrinkage_factors, res.basis.eigenvalues)  # the network's own factors
+    np.testing.assert_array_equal(res.coefficients, res.basis.coefficients)
     fy = den.transform(Y)
     for i in range(len(Y)):
         y = torch.as_tensor(Y[i], dtype=torch.float32).reshape(1, 8, 8)
@@ -139,7 +168,7 @@ def test_oracle_shrinkage_reproduces_formula_mse():
     expect = oracle_mse(c, sigma)
     np.testing.assert_allclose(expect, np.sum((1 - lam) ** 2 * c**2 + lam**2 * sigma**2))
     assert abs(err.mean() - expect) <= 4 * err.std() / np.sqrt(n_draws)
-    np.testing.assert_allclose(sh.shrinkage_factors_[0], lam)
+    np.testing.assert_allclose(sh.decompose(Y[:1], X_clean=x[None]).shrinkage_factors[0], lam)
 
 
 def test_fixed_bases_orthonormal_and_rules(data):
@@ -156,9 +185,11 @@ def test_fixed_bases_orthonormal_and_rules(data):
     for basis in ("wavelet", "dct", "pca"):
         for rule in ("hard", "soft", "oracle"):
             sh = GAHBShrinkage(basis=basis, shrinkage=rule, sigma=0.1, image_shape=SHAPE).fit(X)
-            out = sh.transform(Y, X_clean=Xt)
-            lam = sh.shrinkage_factors_
-            assert out.shape == Y.shape and np.all((lam >= 0) & (lam <= 1))
+            res = sh.decompose(Y, X_clean=Xt)
+            out, lam = sh.transform(Y, X_clean=Xt), res.shrinkage_factors
+            np.testing.assert_array_equal(out, res.denoised)
+            np.testing.assert_allclose(res.coefficients, Y @ sh.basis_)
+            assert res.basis is None and out.shape == Y.shape and np.all((lam >= 0) & (lam <= 1))
             assert np.mean((out - Xt) ** 2) < np.mean((Y - Xt) ** 2), (basis, rule)
     # threshold 0 keeps everything: identity
     sh = GAHBShrinkage(basis="wavelet", shrinkage="hard", sigma=0.1, threshold=0.0, image_shape=SHAPE).fit(X)
@@ -183,11 +214,37 @@ def test_bad_parameters(den, data):
     with pytest.raises(ValueError):
         JacobianEigenbasis(den, method="eig").fit(X)
     eb = JacobianEigenbasis(den, n_components=2).fit(X)
-    eb.transform(Xt)
+    res = eb.decompose(Xt)
     with pytest.raises(ValueError, match="shape"):
-        eb.inverse_transform(np.zeros((3, 2)))
+        eb.inverse_transform(np.zeros((3, 2)), res)
+    with pytest.raises(ValueError, match="X_clean"):
+        JacobianEigenbasis(den, sigma=0.1).fit(X).transform(Xt, X_clean=Xt)
+    with pytest.raises(ValueError, match="X_clean has shape"):
+        eb.transform(Xt, X_clean=Xt[:2])
     with pytest.raises(ValueError, match="orthogonal"):
         wavelet_basis(SHAPE, "bior2.2")
+    with pytest.raises(ValueError, match="level"):
+        wavelet_basis(SHAPE, "haar", level=4)
+
+
+def test_denoiser_comes_first_in_both_wrappers(den, data):
+    X, _ = data
+    import inspect
+
+    for cls in (JacobianEigenbasis, GAHBShrinkage):
+        assert list(inspect.signature(cls).parameters)[0] == "denoiser"
+    assert GAHBShrinkage(den).fit(X[:2]).eigenbasis_.denoiser_ is den
+
+
+def test_wavelet_basis_of_strips_and_odd_sizes():
+    B = wavelet_basis((1, 16), "db2")  # a strip: 1-D wavelets, coarse to fine
+    np.testing.assert_allclose(B.T @ B, np.eye(16), atol=1e-10)
+    np.testing.assert_allclose(B[:, 0], 0.25)  # the coarsest scaling function of a 1-D signal is constant
+    np.testing.assert_allclose(wavelet_basis((16, 1), "haar"), wavelet_basis((1, 16), "haar"))
+    with pytest.warns(UserWarning, match="pixel basis"):
+        B = wavelet_basis((1, 5))
+    np.testing.assert_array_equal(B, np.eye(5))
+
 
 
 def test_float64_denoiser_runs_in_float64():

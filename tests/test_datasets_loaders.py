@@ -166,6 +166,9 @@ def test_photo_tiles_stride_and_cache(tmp_path):
     b = load_photo_tiles(tmp_path / "ph", tile_size=4, downscale=2, cache=cache)
     np.testing.assert_array_equal(a.data, b.data)
     np.testing.assert_array_equal(a.half, b.half)
+    X, groups = load_photo_tiles(tmp_path / "ph", tile_size=4, downscale=2, cache=cache, return_X_y=True)
+    np.testing.assert_array_equal(X, a.data)
+    np.testing.assert_array_equal(groups, a.photo_index)
     with pytest.raises(ValueError, match="min_std"):
         load_photo_tiles(tmp_path / "ph", tile_size=4, min_std=10.0)
 
@@ -251,6 +254,9 @@ def test_fashion_mnist_from_any_folder(tmp_path):
     t = load_fashion_mnist(tmp_path / "fm", kind="test")
     assert t.data.shape == (3, 784) and t.image_shape == (28, 28)
     np.testing.assert_allclose(t.data, parts["t10k"][0].reshape(3, -1) / 255.0, atol=1e-7)
+    X_t, y_t = load_fashion_mnist(tmp_path / "fm", kind="test", return_X_y=True)
+    np.testing.assert_array_equal(X_t, t.data)
+    np.testing.assert_array_equal(y_t, parts["t10k"][1])
     odd = load_fashion_mnist(tmp_path / "fm", kind="train", image_size=10)  # area resampling, 28 -> 10
     assert odd.data.shape == (5, 100)
     np.testing.assert_allclose(odd.images.mean(axis=(1, 2)), parts["train"][0].mean(axis=(1, 2)) / 255.0, atol=1e-5)

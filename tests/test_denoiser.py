@@ -166,7 +166,7 @@ BAD_X = [
     (_with_nan, ValueError, "NaN"),
     (_with_inf, ValueError, "infinity"),
     (lambda X: X[0], ValueError, "2D array"),
-    (lambda X: X.reshape(24, 8, 8), ValueError, "dim 3"),
+    (lambda X: X.reshape(24, 1, 1, 8, 8), ValueError, "dim 5"),
     (lambda X: X[:0], ValueError, "0 sample"),
     (lambda X: X.astype(complex), ValueError, "Complex"),
     (lambda X: np.full(X.shape, "a", dtype=object), ValueError, "could not convert|argument must be"),

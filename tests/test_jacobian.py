@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from gahb.core import jacobian as jb
+from gahb.core.jacobian._matrix_free import _GatedNetwork
 from gahb.core.nn import BFCNN, Denoiser, UNet, init_weights_, receptive_radius
 
 
@@ -225,7 +226,7 @@ def test_gated_forward_products_and_fallback(trained, monkeypatch):
     with torch.no_grad():
         assert torch.equal(f(y.unsqueeze(0)), before)
     # a gated pass that is not J (here: scaled by 2) fails the check, and the operator uses the VJP's VJP
-    monkeypatch.setattr(jb._GatedNetwork, "__call__", lambda self, V: 2 * f(V))
+    monkeypatch.setattr(_GatedNetwork, "__call__", lambda self, V: 2 * f(V))
     op2 = jb.JacobianOperator(f, y, part="forward")
     np.testing.assert_allclose(op2.matmat(M), ref @ M, atol=1e-4)
     assert op2.forward_method == "vjp-of-vjp"

@@ -66,7 +66,7 @@ def test_brightness_offset_raw_vs_mean_removed(rng):
 def test_chunked_equals_dense(rng, chunk):
     X, Y = rng.random((23, 36)), rng.random((101, 36))
     idx, sim = nearest_neighbors(X, Y, 4, chunk_size=chunk)
-    dense = cosine_similarity(X, Y)
+    dense = cosine_similarity(X, Y, remove_mean=True)
     order = np.argsort(-dense, axis=1, kind="stable")[:, :4]
     np.testing.assert_array_equal(idx, order)
     np.testing.assert_allclose(sim, np.take_along_axis(dense, order, 1), atol=1e-12)
@@ -102,6 +102,17 @@ def test_memorization_rate_bounds(samples, train, rule, threshold):
     rate, flags = memorization_rate(samples, train, rule=rule, threshold=threshold, return_flags=True)
     assert 0.0 <= rate <= 1.0
     assert rate == pytest.approx(flags.mean())
+
+
+def test_cosine_similarity_means_what_scikit_learn_means(rng):
+    """Same name, same number: the default is scikit-learn's raw cosine; remove_mean=True is a Pearson correlation."""
+    from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
+
+    X, Y = rng.random((7, 30)), rng.random((5, 30))
+    np.testing.assert_allclose(cosine_similarity(X, Y), sk_cosine(X, Y), atol=1e-12)
+    np.testing.assert_allclose(cosine_similarity(X), sk_cosine(X), atol=1e-12)
+    np.testing.assert_allclose(paired_cosine_similarity(X[:5], Y), np.diag(sk_cosine(X[:5], Y)), atol=1e-12)
+    np.testing.assert_allclose(cosine_similarity(X, Y, remove_mean=True), np.corrcoef(X, Y)[:7, 7:], atol=1e-12)
 
 
 @given(finite_imgs, st.floats(0.1, 100))
@@ -180,6 +191,11 @@ def test_bad_inputs_raise(rng):
         psnr_gap([1.0, 2.0], [1.0])
     with pytest.raises(TypeError):
         memorization_rate(np.array([["a", "b"]]), X)
+    import torch
+
+    # two raw networks are neither fitted samplers nor sample arrays: say so, not "dtype object"
+    with pytest.raises(TypeError, match="implementing 'sample' or an array-like"):
+        score_generalization(torch.nn.Conv2d(1, 1, 3), torch.nn.Conv2d(1, 1, 3))
 
 
 def test_inputs_not_modified(rng):
@@ -202,4 +218,4 @@ def test_ratio_rule_flags_copies_of_duplicated_training_images():
     X144[1] = X144[0]
     assert memorization_rate(X144.astype(np.float32), X144, rule="ratio") == 1.0
     with pytest.raises(ValueError, match="threshold"):
-        memorization_rate(X144, X144, threshold=True)
+        memorization_rate(X144, X144, threshold="high")

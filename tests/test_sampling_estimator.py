@@ -9,9 +9,9 @@ import torch
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from gahb import DiffusionDenoiser
-from gahb._sampling import SampleDivergenceWarning
 from gahb.core.random import sample_generators
 from gahb.core.sampling import draw_noise
+from gahb.exceptions import SampleDivergenceWarning
 
 H = 8
 
@@ -172,3 +172,73 @@ def test_bad_arguments(models, kwargs, exc):
 def test_unfitted_raises():
     with pytest.raises(NotFittedError):
         DiffusionDenoiser().sample(1)
+
+
+def test_random_state_kinds_map_to_the_per_sample_generators(models):
+    m = models[0]
+    ref = m.sample(3, random_state=7)
+    # a list of CPU generators, one per sample, is used as is (diffusers' convention), whatever the batches
+    np.testing.assert_array_equal(m.sample(3, random_state=sample_generators(7, 3)), ref)
+    np.testing.assert_allclose(m.sample(3, random_state=sample_generators(7, 3), batch_size=2), ref, atol=1e-5)
+    assert m.sample_info_["random_state"] is None
+    # a torch.Generator, a RandomState or a numpy Generator gives one seed, kept in sample_info_
+    for make in (lambda: torch.Generator().manual_seed(5), lambda: np.random.RandomState(5),
+                 lambda: np.random.default_rng(5)):
+        rs = make()
+        S, info = m.sample(2, random_state=rs, return_info=True)
+        np.testing.assert_array_equal(S, m.sample(2, random_state=info["random_state"]))
+        np.testing.assert_array_equal(S, m.sample(2, random_state=make()))  # same state, same samples
+        assert not np.array_equal(S, m.sample(2, random_state=rs))  # the generator advanced
+    g = torch.Generator().manual_seed(5)
+    assert m.sample(1, random_state=g, return_info=True)[1]["random_state"] == int(
+        torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(5)))
+
+
+@pytest.mark.parametrize(
+    "random_state, match",
+    [
+        ([torch.Generator()], "one torch.Generator per sample"),
+        ([torch.Generator(), 3], "one torch.Generator per sample"),
+        ("seed", "random_state"),
+        (2.5, "random_state"),
+    ],
+)
+def test_bad_random_state(models, random_state, match):
+    with pytest.raises(ValueError, match=match):
+        models[0].sample(2, random_state=random_state)
+
+
+def test_settings_are_checked_again_when_sampling(models):
+    """set_params does not validate; sample and reconstruct check what they are about to use."""
+    from gahb.core.operators import BlockAverage
+
+    op = BlockAverage((H, H), 2)
+    c = op.measure_rows(smooth_images(2, 0))
+    for params, match in [(dict(sigma_final=1.0), "sigma_final .* smaller than sigma_0"),
+                          (dict(sigma_0=0.01), "sigma_final .* smaller than sigma_0"),
+                          (dict(beta=0.0), "beta"), (dict(max_sample_steps=0), "max_sample_steps"),
+                          (dict(sample_init=np.inf), "sample_init")]:
+        m = copy.deepcopy(models[0]).set_params(**params)
+        with pytest.raises(ValueError, match=match):
+            m.sample(1, random_state=0)
+        with pytest.raises(ValueError, match=match):
+            m.reconstruct(c, op, random_state=0)
+    with pytest.raises(ValueError, match="trajectory_steps"):
+        models[0].sample(1, random_state=0, trajectory_steps=[-1])
+
+
+def test_verbose_shows_progress_and_keeps_callback(models, capsys):
+    m = copy.deepcopy(models[0]).set_params(verbose=1)
+    steps = []
+    X = m.sample(3, random_state=0, batch_size=2, callback=lambda s: steps.append((s["start"], s["step"])))
+    err = capsys.readouterr().err
+    assert "sampling" in err and "/3 [" in err
+    assert {s for s, _ in steps} == {0, 2}
+    np.testing.assert_array_equal(X, models[0].sample(3, random_state=0, batch_size=2))  # progress changes nothing
+    from gahb.core.operators import BlockAverage
+
+    op = BlockAverage((H, H), 2)
+    m.reconstruct(op.measure_rows(smooth_images(2, 0)), op, random_state=0, on_divergence="ignore")
+    assert "reconstructing" in capsys.readouterr().err
+    models[0].sample(1, random_state=0)
+    assert capsys.readouterr().err == ""  # verbose=0: silent

@@ -86,7 +86,7 @@ def test_mixed_architectures_refused_before_training(monkeypatch):
         fit_vectorized([_est(0), _est(1)], Xs[:1])
     with pytest.raises(TypeError, match="DiffusionDenoiser"):
         fit_vectorized([_est(0), object()], Xs)
-    with pytest.raises(ValueError, match="same number of features"):
+    with pytest.raises(ValueError, match="same image shape"):
         fit_vectorized([_est(0, image_shape=None), _est(1, image_shape=None)],
                        [np.ones((3, 64)), np.ones((3, 16))])
     with pytest.raises(ValueError, match="NaN|infinity"):

@@ -69,9 +69,9 @@ def _resolve(args):
                                    "n_blocks": args.n_blocks, "batch_size": args.batch_size})
         est._validate_params()
     try:
-        from gahb.report import pyplot
+        from gahb.report import require_matplotlib
 
-        pyplot()
+        require_matplotlib()
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.output)

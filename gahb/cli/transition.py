@@ -111,9 +111,9 @@ def _resolve(args):
                                 max_sample_steps=args.max_sample_steps, device=args.device, random_state=args.seed)
         est._validate_params()
     try:  # the report needs matplotlib: fail now, not after ten minutes of training
-        from gahb.report import pyplot
+        from gahb.report import require_matplotlib
 
-        pyplot()
+        require_matplotlib()
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     prepare_output(args.output, overwrite=args.overwrite)

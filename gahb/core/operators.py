@@ -35,6 +35,19 @@ class MeasurementOperator:
 
     Subclasses set ``image_shape`` (C, H, W) and ``n_measurements`` and implement :meth:`measure`
     and :meth:`adjoint`.
+
+    See Also
+    --------
+    Inpainting, RandomPixels, BlockAverage, SpectralLowpass, RandomSubspace : The operators provided.
+    solve_inverse : Reconstructs images from measurements.
+
+    Examples
+    --------
+    >>> import torch
+    >>> op = RandomSubspace((4, 4), fraction=0.5, random_state=0)  # any subclass: M^T M = I
+    >>> c = op.measure(torch.rand(2, 1, 4, 4))
+    >>> c.shape, bool(torch.allclose(op.measure(op.adjoint(c)), c, atol=1e-6))
+    (torch.Size([2, 8]), True)
     """
 
     image_shape: tuple
@@ -65,10 +78,13 @@ class MeasurementOperator:
         return self.adjoint(c) + fill - self.project(fill)
 
     def measure_rows(self, X) -> np.ndarray:
-        """``M^T x`` for rows ``X`` ``(n, C*H*W)`` (numpy in, float32 numpy out)."""
+        """``M^T x`` for rows ``X`` ``(n, C*H*W)`` or images ``(n, C, H, W)`` (``(n, H, W)`` for one channel);
+        numpy in, float32 numpy ``(n, n_measurements)`` out."""
         X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != int(np.prod(self.image_shape)):
-            raise ValueError(f"X must have shape (n, {int(np.prod(self.image_shape))}); got {X.shape}.")
+        C, H, W = self.image_shape
+        shapes = [(C * H * W,), (C, H, W)] + ([(H, W)] if C == 1 else [])
+        if X.ndim < 2 or X.shape[1:] not in shapes:
+            raise ValueError(f"X must have shape (n, {C * H * W}) or (n, {C}, {H}, {W}); got {X.shape}.")
         x = torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float32).reshape(-1, *self.image_shape)
         return self.measure(x).numpy().astype(np.float32, copy=False)
 
@@ -129,7 +145,18 @@ class _PixelSubset(MeasurementOperator):
 
 
 class Inpainting(_PixelSubset):
-    """Measures every pixel outside a missing ``block = (h, w)`` rectangle (centred unless ``top``/``left`` given)."""
+    """Measures every pixel outside a missing ``block = (h, w)`` rectangle (centred unless ``top``/``left`` given).
+
+    See Also
+    --------
+    RandomPixels : Random missing pixels.
+
+    Examples
+    --------
+    >>> op = Inpainting((4, 4), block=2)
+    >>> op.n_measurements, op.mask[0].astype(int).tolist()
+    (12, [[1, 1, 1, 1], [1, 0, 0, 1], [1, 0, 0, 1], [1, 1, 1, 1]])
+    """
 
     def __init__(self, image_shape, block, top=None, left=None):
         self.image_shape = check_image_shape(image_shape)
@@ -150,7 +177,17 @@ class Inpainting(_PixelSubset):
 
 
 class RandomPixels(_PixelSubset):
-    """Measures a random ``fraction`` of pixel locations (drawn once from ``random_state``)."""
+    """Measures a random ``fraction`` of pixel locations (drawn once from ``random_state``).
+
+    See Also
+    --------
+    Inpainting : One missing block.
+
+    Examples
+    --------
+    >>> RandomPixels((8, 8), fraction=0.25, random_state=0).n_measurements
+    16
+    """
 
     def __init__(self, image_shape, fraction=0.2, random_state=None):
         self.image_shape = check_image_shape(image_shape)
@@ -164,7 +201,18 @@ class RandomPixels(_PixelSubset):
 
 
 class BlockAverage(MeasurementOperator):
-    """Super-resolution: averages over ``factor x factor`` blocks, with the unit-norm kernel ``1/factor``."""
+    """Super-resolution: averages over ``factor x factor`` blocks, with the unit-norm kernel ``1/factor``.
+
+    See Also
+    --------
+    SpectralLowpass : Super-resolution in the DCT domain.
+
+    Examples
+    --------
+    >>> import torch
+    >>> BlockAverage((4, 4), factor=2).measure(torch.ones(1, 1, 4, 4))  # block sums / 2
+    tensor([[2., 2., 2., 2.]])
+    """
 
     def __init__(self, image_shape, factor=2):
         self.image_shape = check_image_shape(image_shape)
@@ -203,6 +251,15 @@ class SpectralLowpass(MeasurementOperator):
 
     A real orthonormal basis (the DCT) stands in for the FFT of the official code, so no
     complex-conjugate pairing is needed.
+
+    See Also
+    --------
+    BlockAverage : Super-resolution by block averages.
+
+    Examples
+    --------
+    >>> SpectralLowpass((8, 8), factor=2).n_measurements  # the 4 x 4 lowest frequencies
+    16
     """
 
     def __init__(self, image_shape, factor=2):
@@ -229,7 +286,17 @@ class SpectralLowpass(MeasurementOperator):
 
 
 class RandomSubspace(MeasurementOperator):
-    """Projection onto a random ``fraction * d``-dimensional subspace (QR of a Gaussian matrix)."""
+    """Projection onto a random ``fraction * d``-dimensional subspace (QR of a Gaussian matrix).
+
+    See Also
+    --------
+    RandomPixels : A random subset of the pixel basis instead.
+
+    Examples
+    --------
+    >>> RandomSubspace((8, 8), fraction=0.25, random_state=0).basis.shape
+    torch.Size([64, 16])
+    """
 
     def __init__(self, image_shape, fraction=0.2, random_state=None):
         self.image_shape = check_image_shape(image_shape)
@@ -254,6 +321,10 @@ def solve_inverse(denoiser, operator: MeasurementOperator, measurements: torch.T
                   project: bool = True, **sampler_kwargs) -> SamplerOutput:
     """Draw one reconstruction per row of ``measurements`` with :func:`~gahb.core.sampling.sample_ks` (KS 2021, Alg. 2).
 
+    The sampler settings are assumed valid, as everywhere in the torch core
+    (:meth:`gahb.DiffusionDenoiser.reconstruct` checks them); only the types of ``operator`` and ``measurements``
+    are checked.
+
     Parameters
     ----------
     denoiser : callable
@@ -277,6 +348,19 @@ def solve_inverse(denoiser, operator: MeasurementOperator, measurements: torch.T
     -------
     SamplerOutput
         ``x`` holds the reconstructions (NaN rows for diverged samples).
+
+    See Also
+    --------
+    gahb.DiffusionDenoiser.reconstruct : This function on a trained network.
+
+    Examples
+    --------
+    >>> import torch
+    >>> op, x = Inpainting((4, 4), block=2), torch.rand(2, 1, 4, 4)
+    >>> gens = [torch.Generator().manual_seed(i) for i in range(2)]  # one per reconstruction
+    >>> out = solve_inverse(lambda y: 0.9 * y, op, op.measure(x), gens, h0=0.5)  # a toy shrinking denoiser
+    >>> bool(torch.allclose(op.measure(out.x), op.measure(x), atol=1e-6))  # consistent with the measurements
+    True
     """
     if not isinstance(operator, MeasurementOperator):
         raise TypeError(f"operator must be a MeasurementOperator; got {type(operator).__name__}.")

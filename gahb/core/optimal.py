@@ -24,6 +24,17 @@ def empirical_posterior_mean(y: torch.Tensor, X: torch.Tensor, sigma: torch.Tens
     """Posterior mean sum_i softmax_i(-|y - x_i|^2 / 2 sigma^2) x_i, streamed over chunks of X (log-sum-exp).
 
     ``y``: (B, d); ``X``: (N, d); ``sigma``: (B,). Memory is O(B * chunk_size + B * d).
+
+    See Also
+    --------
+    EmpiricalOptimalDenoiser : This posterior mean as a denoiser module.
+
+    Examples
+    --------
+    >>> import torch
+    >>> X = torch.eye(3, dtype=torch.float64)  # three training images
+    >>> empirical_posterior_mean(X[:1] + 0.01, X, torch.tensor([0.05], dtype=torch.float64)).round(decimals=3)
+    tensor([[1., 0., 0.]], dtype=torch.float64)
     """
     inv = 1.0 / (2.0 * sigma.to(y.dtype).clamp_min(1e-12) ** 2)
     y_sq = (y * y).sum(dim=1, keepdim=True)
@@ -75,6 +86,11 @@ class EmpiricalOptimalDenoiser(nn.Module):
         Training images processed at once.
     dtype : torch.dtype, default=torch.float64
         Computation precision: the logits ``|y - x_i|^2 / 2 sigma^2`` lose accuracy in float32 at small sigma.
+
+    See Also
+    --------
+    gahb.MemorizingDenoiser : This denoiser as a scikit-learn estimator with ``sample``.
+    empirical_posterior_mean : The function it evaluates.
 
     Examples
     --------

@@ -13,7 +13,10 @@ Every sampler is called as ``sampler(denoiser, mean, generators, *, sigma_0, sig
   moved to the device: two models (or CPU and GPU) given generators with the same seeds receive the
   same noise, whatever the batch composition. The global RNG is never touched.
 
-All samplers return a :class:`SamplerOutput`.
+All samplers return a :class:`SamplerOutput`. Like the rest of :mod:`gahb.core`, they assume valid settings
+(``0 < h0, beta <= 1``, ``sigma_0 > 0``, ``0 < sigma_final < sigma_0`` for the ODE samplers, ...): the
+estimators check them once (:meth:`gahb.DiffusionDenoiser.sample`). Only the structure of the tensors and
+generators is checked here, because a wrong one would give a silently wrong result.
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import torch
-
-from gahb._checks import check_int, check_real
 
 __all__ = ["SamplerOutput", "draw_noise", "sample_ks", "sample_euler", "sample_heun", "ks_step_size", "sigma_grid"]
 
@@ -52,6 +53,19 @@ class SamplerOutput:
         before step ``t`` is frozen, so it holds its last estimate.
     trajectory_steps : tuple of int or None
         The steps stored in ``trajectory``.
+
+    See Also
+    --------
+    sample_ks, sample_euler, sample_heun : The samplers that return it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> out = SamplerOutput(x=torch.zeros(2, 1, 4, 4), n_steps=torch.tensor([3, 4]),
+    ...                     converged=torch.tensor([True, True]), diverged=torch.tensor([False, False]),
+    ...                     sigma=torch.tensor([0.04, 0.03]))
+    >>> int(out.n_steps.max()), out.sigmas is None
+    (4, True)
     """
 
     x: torch.Tensor
@@ -65,19 +79,53 @@ class SamplerOutput:
 
 
 def draw_noise(generators: Sequence[torch.Generator], shape, index=None, device="cpu", dtype=torch.float32):
-    """Standard normal noise, row ``k`` from ``generators[index[k]]``, drawn on CPU then moved to ``device``."""
+    """Standard normal noise, row ``k`` from ``generators[index[k]]``, drawn on CPU then moved to ``device``.
+
+    See Also
+    --------
+    gahb.core.random.sample_generators : One generator per sample.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.random import sample_generators
+    >>> z = draw_noise(sample_generators(0, 2), (1, 2, 2))
+    >>> z_1 = draw_noise(sample_generators(0, 2), (1, 2, 2), index=[1])  # sample 1 alone: the same noise
+    >>> z.shape, bool(torch.equal(z[1], z_1[0]))
+    (torch.Size([2, 1, 2, 2]), True)
+    """
     index = range(len(generators)) if index is None else index
     z = torch.stack([torch.randn(tuple(shape), generator=generators[int(i)], dtype=torch.float32) for i in index])
     return z.to(device=device, dtype=dtype)
 
 
 def ks_step_size(t, h0: float):
-    """Step schedule of Kadkhodaie & Simoncelli (2021): ``h_t = h0 t / (1 + h0 (t - 1))``."""
+    """Step schedule of Kadkhodaie & Simoncelli (2021): ``h_t = h0 t / (1 + h0 (t - 1))``.
+
+    See Also
+    --------
+    sample_ks : The sampler that takes these steps.
+
+    Examples
+    --------
+    >>> [round(ks_step_size(t, 0.01), 4) for t in (1, 10, 100)]
+    [0.01, 0.0917, 0.5025]
+    """
     return h0 * t / (1.0 + h0 * (t - 1))
 
 
 def sigma_grid(sigma_0: float, sigma_final: float, n_steps: int, rho: float = 7.0) -> torch.Tensor:
-    """Decreasing grid of Karras et al. (2022, eq. 5) from ``sigma_0`` to ``sigma_final`` (``n_steps + 1`` values)."""
+    """Decreasing grid of Karras et al. (2022, eq. 5) from ``sigma_0`` to ``sigma_final`` (``n_steps + 1`` values).
+
+    See Also
+    --------
+    sample_euler, sample_heun : The samplers that step along it.
+
+    Examples
+    --------
+    >>> sigma_grid(1.0, 0.05, 4)
+    tensor([1.0000, 0.5286, 0.2622, 0.1202, 0.0500], dtype=torch.float64)
+    """
     i = torch.arange(n_steps + 1, dtype=torch.float64) / max(n_steps, 1)
     a, b = sigma_0 ** (1.0 / rho), sigma_final ** (1.0 / rho)
     return (a + i * (b - a)) ** rho
@@ -107,7 +155,7 @@ def _prepare(denoiser, mean, generators, trajectory_steps):
         )
     steps = None
     if trajectory_steps is not None:
-        steps = tuple(sorted({check_int(s, "trajectory_steps entries", 0) for s in trajectory_steps}))
+        steps = tuple(sorted({int(s) for s in trajectory_steps}))
     return mean, generators, steps
 
 
@@ -219,14 +267,22 @@ def sample_ks(
     Returns
     -------
     SamplerOutput
+
+    See Also
+    --------
+    sample_euler, sample_heun : Deterministic ODE samplers with the same signature.
+    gahb.DiffusionDenoiser.sample : This sampler on a trained network.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.random import sample_generators
+    >>> f = lambda y: 0.5 + 0.5 * (y - 0.5)  # a toy denoiser: shrinks towards the constant image 0.5
+    >>> out = sample_ks(f, torch.full((1, 4, 4), 0.5), sample_generators(0, 3), h0=0.5)
+    >>> out.x.shape, bool(out.converged.all())
+    (torch.Size([3, 1, 4, 4]), True)
     """
     mean, generators, steps = _prepare(denoiser, mean, generators, trajectory_steps)
-    sigma_0 = check_real(sigma_0, "sigma_0", 0, low_open=True)
-    sigma_final = check_real(sigma_final, "sigma_final", 0)
-    max_steps = check_int(max_steps, "max_steps", 0)
-    h0 = check_real(h0, "h0", 0, 1, low_open=True)
-    beta = check_real(beta, "beta", 0, 1, low_open=True)
-    divergence_factor = check_real(divergence_factor, "divergence_factor", 1, low_open=True)
     if (operator is None) != (measurements is None):
         raise ValueError("operator and measurements must be given together.")
 
@@ -311,11 +367,6 @@ def sample_ks(
 def _sample_ode(denoiser, mean, generators, *, sigma_0, sigma_final, max_steps, rho, second_order,
                 divergence_factor, callback, trajectory_steps, return_sigmas):
     mean, generators, steps = _prepare(denoiser, mean, generators, trajectory_steps)
-    sigma_0 = check_real(sigma_0, "sigma_0", 0, low_open=True)
-    sigma_final = check_real(sigma_final, "sigma_final", 0, sigma_0, low_open=True, high_open=True)
-    max_steps = check_int(max_steps, "max_steps", 1)
-    rho = check_real(rho, "rho", 0, low_open=True)
-    divergence_factor = check_real(divergence_factor, "divergence_factor", 1, low_open=True)
 
     B, shape, device, dtype = mean.shape[0], tuple(mean.shape[1:]), mean.device, mean.dtype
     grid = sigma_grid(sigma_0, sigma_final, max_steps, rho).tolist()
@@ -364,6 +415,19 @@ def sample_euler(denoiser, mean, generators, *, sigma_0=1.0, sigma_final=0.05, m
 
     Same signature as :func:`sample_ks`; ``max_steps`` is the number of grid steps (all samples run it),
     the only randomness is the initial noise ``z_0``. Returns ``f(y_N)``.
+
+    See Also
+    --------
+    sample_heun : Second order, two denoiser calls per step.
+    sample_ks : The paper's stochastic sampler.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.random import sample_generators
+    >>> out = sample_euler(lambda y: 0.5 * y, torch.zeros(1, 4, 4), sample_generators(0, 2), max_steps=10)
+    >>> out.n_steps.tolist(), bool(out.converged.all())
+    ([10, 10], True)
     """
     return _sample_ode(denoiser, mean, generators, sigma_0=sigma_0, sigma_final=sigma_final, max_steps=max_steps,
                        rho=rho, second_order=False, divergence_factor=divergence_factor, callback=callback,
@@ -375,6 +439,18 @@ def sample_heun(denoiser, mean, generators, *, sigma_0=1.0, sigma_final=0.05, ma
     """Deterministic blind sampler: Heun (Karras et al. 2022, Alg. 1) on ``dy/dsigma = (y - f(y)) / sigma``.
 
     As :func:`sample_euler` with a second-order correction (two denoiser calls per step).
+
+    See Also
+    --------
+    sample_euler : First order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.random import sample_generators
+    >>> out = sample_heun(lambda y: 0.5 * y, torch.zeros(1, 4, 4), sample_generators(0, 2), max_steps=5)
+    >>> out.x.shape
+    torch.Size([2, 1, 4, 4])
     """
     return _sample_ode(denoiser, mean, generators, sigma_0=sigma_0, sigma_final=sigma_final, max_steps=max_steps,
                        rho=rho, second_order=True, divergence_factor=divergence_factor, callback=callback,

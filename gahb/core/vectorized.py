@@ -39,6 +39,23 @@ def train_stacked(
     The trained weights and buffers are copied back into ``nets``. Returns the loss of every model at
     every step, shape ``(max_iter, M)``, on the CPU (the residual loss of the paper's eq. 4, as in
     :func:`gahb.core.training.train_step`).
+
+    See Also
+    --------
+    gahb.fit_vectorized : The estimator-level entry point (checks, split-out fitted estimators).
+    gahb.core.training.train_step : One step of one model.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gahb.core.nn import UNet, init_weights_
+    >>> from gahb.core.random import torch_generator
+    >>> nets = [init_weights_(UNet(1, 8, 1), torch_generator(s)) for s in (0, 1)]
+    >>> data = [torch.rand(n, 1, 8, 8, generator=torch_generator(7)) for n in (2, 30)]
+    >>> losses = train_stacked(nets, data, [0, 1], max_iter=5, batch_size=4, learning_rate=1e-3,
+    ...                        lr_schedule="cosine", sigma_max=1.0, noise_distribution="quadratic", device="cpu")
+    >>> losses.shape
+    torch.Size([5, 2])
     """
     device = torch.device(device)
     params, buffers = stack_module_state(nets)  # leaves of shape (M, ...), requires_grad

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import numbers
+import os
+
 import numpy as np
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval
 
-from gahb._checks import check_int, resolve_seed
+from gahb._checks import RANDOM_STATE, check_int, resolve_seed
+
+__all__ = ["RANDOM_STATE", "POSITIVE_INT", "PATH", "size_constraint", "check_rng", "check_size", "check_range",
+           "box_reduce", "area_matrix", "area_resize", "image_bunch", "bunch_or_X_y"]
+
+# validate_params constraints shared by the public functions (array contents are checked by the helpers below)
+POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
+PATH = [str, os.PathLike]
+
+
+def size_constraint(minimum: int = 1) -> list:
+    """Constraint of an ``image_size``-like argument: an int ``>= minimum`` or a pair ``(H, W)``."""
+    return [Interval(numbers.Integral, minimum, None, closed="left"), "array-like"]
 
 
 def check_rng(random_state) -> np.random.Generator:
@@ -13,14 +29,13 @@ def check_rng(random_state) -> np.random.Generator:
     return np.random.default_rng(resolve_seed(random_state))
 
 
-def check_size(image_size, name: str = "image_size", minimum: int = 1) -> tuple[int, int]:
-    """``image_size`` (int or ``(H, W)``) -> ``(H, W)``."""
-    if isinstance(image_size, (tuple, list, np.ndarray)):
-        if len(image_size) != 2:
-            raise ValueError(f"{name} must be an int or a pair (H, W); got {image_size!r}.")
-        return check_int(image_size[0], f"{name}[0]", minimum), check_int(image_size[1], f"{name}[1]", minimum)
-    s = check_int(image_size, name, minimum)
-    return s, s
+def check_size(size, name: str = "image_size", minimum: int = 1) -> tuple[int, int]:
+    """``size`` (an int, already validated, or a pair ``(H, W)`` whose entries are checked here) -> ``(H, W)``."""
+    if isinstance(size, (numbers.Integral, np.integer)):
+        return int(size), int(size)
+    if len(size) != 2:
+        raise ValueError(f"{name} must be an int or a pair (H, W); got {size!r}.")
+    return check_int(size[0], f"{name}[0]", minimum), check_int(size[1], f"{name}[1]", minimum)
 
 
 def check_range(value, name: str, low=None, high=None) -> tuple[float, float]:
@@ -84,3 +99,8 @@ def image_bunch(images: np.ndarray, dtype=np.float32, *, generated: bool = False
     data = np.ascontiguousarray(images.reshape(n, -1))
     image_shape = tuple(int(s) for s in images.shape[1:])
     return Bunch(data=data, images=data.reshape((n,) + image_shape), image_shape=image_shape, **extra)
+
+
+def bunch_or_X_y(bunch: Bunch, return_X_y: bool, target: str):
+    """scikit-learn's ``return_X_y`` convention: ``(bunch.data, bunch[target])`` instead of the Bunch."""
+    return (bunch.data, bunch[target]) if return_X_y else bunch

@@ -1,7 +1,7 @@
 """Offline loaders for real images: image folders (CelebA pipeline), photo tiles, IDX / Fashion-MNIST.
 
-Files are always listed in sorted name order (the paper's ``os.listdir`` order is not reproducible,
-SPEC.md 12.6). Nothing is ever downloaded. Folder loaders can cache their result in a compressed
+Files are always listed in sorted name order (the ``os.listdir`` order of the paper's code is not
+reproducible). Nothing is ever downloaded. Folder loaders can cache their result in a compressed
 ``.npz`` keyed by the parameters and the file list (names and sizes), so a large folder is read once.
 """
 
@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import gzip
 import json
+import numbers
 import os
 import warnings
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from gahb.datasets._common import area_resize, check_int, check_size, image_bunch
+from gahb.datasets._common import (
+    PATH,
+    POSITIVE_INT,
+    area_resize,
+    bunch_or_X_y,
+    check_size,
+    image_bunch,
+    size_constraint,
+)
 
 __all__ = ["load_image_folder", "load_photo_tiles", "load_idx", "load_fashion_mnist"]
 
@@ -77,20 +87,21 @@ def _file_key(path, names):
 
 def _crop_box(w: int, h: int, crop):
     """PIL box ``(left, top, right, bottom)`` of the crop policy."""
-    if crop is None or crop == "none":
+    if crop is None:
         return 0, 0, w, h
     if crop == "celeba":
         side = int(round(min(w, h) * 160 / 178))  # 160 x 160 out of CelebA's 178 x 218
-    elif crop == "center":
+    else:  # "center"
         side = min(w, h)
-    else:
-        raise ValueError(f"crop must be 'celeba', 'center' or None; got {crop!r}.")
     left, top = (w - side) // 2, (h - side) // 2
     return left, top, left + side, top + side
 
 
+@validate_params({"path": PATH, "image_size": size_constraint() + [None], "crop": [StrOptions({"celeba", "center"}), None],
+                  "grayscale": ["boolean"], "cache": PATH + [None]},
+                 prefer_skip_nested_validation=True)
 def load_image_folder(path, image_size=40, crop="celeba", grayscale=True, cache=None):
-    """Load every image of a folder with the paper's CelebA preprocessing (SPEC.md 2.1).
+    """Load every image of a folder with the CelebA preprocessing of the paper's code (paper §2.2).
 
     For each file, in sorted name order: convert to RGB (first frame), crop, resize with PIL bicubic on
     uint8 to ``image_size``, divide by 255, and with ``grayscale`` average R, G and B.
@@ -119,6 +130,12 @@ def load_image_folder(path, image_size=40, crop="celeba", grayscale=True, cache=
     -------
     Bunch
         ``data`` (n, n_pixels) float32 in [0, 1], ``images``, ``image_shape``, ``filenames`` (n,).
+        There is no ``return_X_y``: the images of a folder have no per-image target.
+
+    See Also
+    --------
+    remove_near_duplicates : The paper's de-duplication of the loaded faces.
+    load_photo_tiles : Small tiles of larger photographs.
 
     Examples
     --------
@@ -127,7 +144,6 @@ def load_image_folder(path, image_size=40, crop="celeba", grayscale=True, cache=
     """
     names = _list_images(path)
     size = None if image_size is None else check_size(image_size)
-    _crop_box(10, 10, crop)  # validates crop before reading anything
 
     def compute():
         from PIL import Image
@@ -186,7 +202,11 @@ def _balance_halves(counts):
     return half
 
 
-def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, cache=None):
+@validate_params({"path": PATH, "tile_size": size_constraint(), "downscale": POSITIVE_INT,
+                  "min_std": [Interval(numbers.Real, 0, None, closed="left")], "stride": size_constraint() + [None],
+                  "cache": PATH + [None], "return_X_y": ["boolean"]},
+                 prefer_skip_nested_validation=True)
+def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, cache=None, *, return_X_y=False):
     """Small grayscale tiles cut from a folder of photographs, in two halves disjoint by photo.
 
     Each photo (sorted names) is converted to grayscale (mean of R, G, B, in [0, 1]), shrunk by
@@ -211,6 +231,9 @@ def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, 
         Step between tiles; ``None`` means ``tile_size`` (non-overlapping tiles).
     cache : str, path-like or None, default=None
         ``.npz`` cache file, as in :func:`load_image_folder`.
+    return_X_y : bool, default=False
+        Return ``(data, photo_index)`` instead of the Bunch: each tile labelled by its source photo (a
+        group label, e.g. for :class:`sklearn.model_selection.GroupKFold`).
 
     Returns
     -------
@@ -218,6 +241,13 @@ def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, 
         ``data`` (n, H*W) float32, ``images`` (n, H, W), ``image_shape``, ``photo_index`` (n,) index into
         ``photos``, ``half`` (n,) in {0, 1}, ``positions`` (n, 2) tile top-left (row, col) in the shrunk
         photo, ``photos`` (file names, including photos that gave no tile).
+    (data, photo_index) : tuple of ndarray
+        Only with ``return_X_y=True``.
+
+    See Also
+    --------
+    load_image_folder : Whole images, resized.
+    gahb.experiments.generalization_curve : Its ``X_B`` takes the other half, so A and B share no scene.
 
     Examples
     --------
@@ -227,11 +257,9 @@ def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, 
     >>> X_a, X_b = t.data[t.half == 0], t.data[t.half == 1]
     """
     names = _list_images(path)
-    th, tw = check_size(tile_size)
-    ds = check_int(downscale, "downscale")
+    th, tw = check_size(tile_size, "tile_size")
+    ds = int(downscale)
     sh, sw = (th, tw) if stride is None else check_size(stride, "stride")
-    if isinstance(min_std, bool) or not isinstance(min_std, (int, float, np.integer, np.floating)) or not min_std >= 0:
-        raise ValueError(f"min_std must be a number >= 0; got {min_std!r}.")
 
     def compute():
         tiles, photo, pos = [], [], []
@@ -258,9 +286,10 @@ def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, 
     res = _cached(cache, key, compute)
     counts = np.bincount(res["photo_index"], minlength=len(names))
     half = _balance_halves(counts)[res["photo_index"]]
-    return image_bunch(
+    bunch = image_bunch(
         res["images"], photo_index=res["photo_index"], half=half, positions=res["positions"], photos=np.array(names)
     )
+    return bunch_or_X_y(bunch, return_X_y, "photo_index")
 
 
 # --------------------------------------------------------------------------- IDX / Fashion-MNIST
@@ -268,6 +297,7 @@ def load_photo_tiles(path, tile_size=8, downscale=4, min_std=0.02, stride=None, 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+@validate_params({"path": PATH}, prefer_skip_nested_validation=True)
 def load_idx(path):
     """Read an IDX file (the MNIST format), gzip-compressed or not, into a native-endian array.
 
@@ -280,6 +310,10 @@ def load_idx(path):
     -------
     ndarray
         Shape and dtype from the file header (uint8 images of shape (n, 28, 28) for MNIST).
+
+    See Also
+    --------
+    load_fashion_mnist : Reads the four Fashion-MNIST IDX files into a Bunch.
 
     Examples
     --------
@@ -317,7 +351,10 @@ def _find_idx(path, stem):
     )
 
 
-def load_fashion_mnist(path=FASHION_MNIST_PATH, kind="train", crop=None, image_size=None):
+@validate_params({"path": PATH, "kind": [StrOptions({"train", "test", "all"})], "crop": [None] + POSITIVE_INT,
+                  "image_size": size_constraint() + [None], "return_X_y": ["boolean"]},
+                 prefer_skip_nested_validation=True)
+def load_fashion_mnist(path=FASHION_MNIST_PATH, kind="train", crop=None, image_size=None, *, return_X_y=False):
     """Fashion-MNIST from its IDX files, with an optional centred crop and area downscale.
 
     Parameters
@@ -331,11 +368,20 @@ def load_fashion_mnist(path=FASHION_MNIST_PATH, kind="train", crop=None, image_s
         Side of a centred square crop of the 28 x 28 images (e.g. 24).
     image_size : int, (int, int) or None, default=None
         Area-average (box) resampling after the crop, e.g. crop 24 -> 12 is a 2 x 2 block mean.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of the Bunch.
 
     Returns
     -------
     Bunch
-        ``data`` (n, H*W) float32 in [0, 1], ``images`` (n, H, W), ``image_shape``, ``target`` (n,) labels.
+        ``data`` (n, H*W) float32 in [0, 1], ``images`` (n, H, W), ``image_shape``, ``target`` (n,) labels
+        (0 = T-shirt/top, ..., 9 = ankle boot).
+    (data, target) : tuple of ndarray
+        Only with ``return_X_y=True``.
+
+    See Also
+    --------
+    load_idx : Reads one IDX file.
 
     Examples
     --------
@@ -344,8 +390,6 @@ def load_fashion_mnist(path=FASHION_MNIST_PATH, kind="train", crop=None, image_s
     >>> fm.data.shape  # doctest: +SKIP
     (10000, 144)
     """
-    if kind not in ("train", "test", "all"):
-        raise ValueError(f"kind must be 'train', 'test' or 'all'; got {kind!r}.")
     path = os.fspath(path)
     if not os.path.isdir(path):
         raise FileNotFoundError(
@@ -359,7 +403,7 @@ def load_fashion_mnist(path=FASHION_MNIST_PATH, kind="train", crop=None, image_s
     if X.ndim != 3 or len(X) != len(y):
         raise ValueError(f"unexpected Fashion-MNIST arrays: images {X.shape}, labels {y.shape}.")
     if crop is not None:
-        c = check_int(crop, "crop")
+        c = int(crop)
         if c > min(X.shape[1:]):
             raise ValueError(f"crop={c} is larger than the {X.shape[1]} x {X.shape[2]} images.")
         top, left = (X.shape[1] - c) // 2, (X.shape[2] - c) // 2
@@ -367,4 +411,4 @@ def load_fashion_mnist(path=FASHION_MNIST_PATH, kind="train", crop=None, image_s
     X = X.astype(np.float64) / 255.0
     if image_size is not None:
         X = area_resize(X, check_size(image_size))
-    return image_bunch(X, target=y)
+    return bunch_or_X_y(image_bunch(X, target=y), return_X_y, "target")

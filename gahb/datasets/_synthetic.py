@@ -1,4 +1,4 @@
-"""Synthetic image classes of the paper: C^alpha images, disks, sines and rays (SPEC.md sections 9 and 10).
+"""Synthetic image classes of the paper: C^alpha images, disks, sines and rays (paper §3.2, Apps. C and E).
 
 Every generator draws all its randomness from one ``numpy.random.Generator`` seeded by ``random_state``,
 one fixed block of uniforms per image in image order, so ``make_x(n, random_state=s)`` is a prefix of
@@ -7,9 +7,23 @@ one fixed block of uniforms per image in image order, so ``make_x(n, random_stat
 
 from __future__ import annotations
 
-import numpy as np
+import numbers
 
-from gahb.datasets._common import box_reduce, check_int, check_range, check_rng, check_size, image_bunch
+import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
+
+from gahb.datasets._common import (
+    POSITIVE_INT,
+    RANDOM_STATE,
+    box_reduce,
+    bunch_or_X_y,
+    check_int,
+    check_range,
+    check_rng,
+    check_size,
+    image_bunch,
+    size_constraint,
+)
 
 __all__ = ["make_c_alpha", "make_disks", "render_disks", "disk_tangents", "make_sines", "make_ray"]
 
@@ -25,17 +39,11 @@ def _chunks(n: int, per_item: int):
 
 # --------------------------------------------------------------------------- C^alpha images
 
-
-def _check_alpha(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number; got {type(value).__name__}.")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0; got {value}.")
-    return float(value)
+_REGULARITY = [Interval(numbers.Real, 0, None, closed="left")]
 
 
 def _c_alpha_filters(H: int, W: int, alpha: float, beta: float):
-    """1/|k|^alpha for the contour and radial 1/|k|^beta for the backgrounds, DC set to the k = 1 value (SPEC 9)."""
+    """1/|k|^alpha for the contour and radial 1/|k|^beta for the backgrounds, DC set to the k = 1 value (App. E)."""
     k = np.abs(np.fft.rfftfreq(W) * W)
     k[0] = 1.0
     f1 = k ** (-alpha)
@@ -80,8 +88,13 @@ def _c_alpha_chunk(u, H, W, s, f1, f2, blur):
     return img, rows / s, ranges
 
 
-def make_c_alpha(n_samples=100, image_size=32, alpha=2.0, beta=None, blur=True, supersample=1, random_state=None):
-    """C^alpha images: two C^beta backgrounds separated by a C^alpha contour (paper Algorithm 2, SPEC.md 9).
+@validate_params({"n_samples": POSITIVE_INT, "image_size": size_constraint(2), "alpha": _REGULARITY,
+                  "beta": _REGULARITY + [None], "blur": ["boolean"], "supersample": POSITIVE_INT,
+                  "random_state": RANDOM_STATE, "return_X_y": ["boolean"]},
+                 prefer_skip_nested_validation=True)
+def make_c_alpha(n_samples=100, image_size=32, alpha=2.0, beta=None, blur=True, supersample=1, random_state=None, *,
+                 return_X_y=False):
+    """C^alpha images: two C^beta backgrounds separated by a C^alpha contour (paper Algorithm 2, App. E).
 
     Each image is ``x = M * B1 + (1 - M) * B2``: ``M`` is one below the contour row ``C(col)`` and zero
     above, ``C`` is white noise filtered by ``1/|k|^alpha``, ``B1``, ``B2`` are 2-D white noise filtered by
@@ -114,6 +127,8 @@ def make_c_alpha(n_samples=100, image_size=32, alpha=2.0, beta=None, blur=True, 
         Draw at ``supersample`` times the size and average blocks down (anti-aliasing); 1 is off.
     random_state : int, RandomState, Generator or None, default=None
         Seed; image ``i`` depends only on the seed and ``i``.
+    return_X_y : bool, default=False
+        Return ``(data, contours)`` instead of the Bunch: the images and their latent contours.
 
     Returns
     -------
@@ -122,6 +137,13 @@ def make_c_alpha(n_samples=100, image_size=32, alpha=2.0, beta=None, blur=True, 
         ``(H, W)``; ``contours`` (n, W * supersample) float64, the contour row in output pixels before
         rounding and clipping (may leave ``[0, H]``); ``intensity_ranges`` (n, 2, 2), ``[lo, hi]`` of the
         region below then above the contour; ``alpha``, ``beta``.
+    (data, contours) : tuple of ndarray
+        Only with ``return_X_y=True``.
+
+    See Also
+    --------
+    gahb.experiments.optimality.c_alpha_optimality : The paper's PSNR-slope study on these images.
+    make_disks : A low-dimensional manifold, the opposite case.
 
     Examples
     --------
@@ -130,11 +152,10 @@ def make_c_alpha(n_samples=100, image_size=32, alpha=2.0, beta=None, blur=True, 
     >>> b.data.shape, b.images.shape, b.contours.shape
     ((4, 1600), (4, 40, 40), (4, 40))
     """
-    n = check_int(n_samples, "n_samples")
+    n, s = int(n_samples), int(supersample)
     H, W = check_size(image_size, minimum=2)
-    alpha = _check_alpha(alpha, "alpha")
-    beta = alpha if beta is None else _check_alpha(beta, "beta")
-    s = check_int(supersample, "supersample")
+    alpha = float(alpha)
+    beta = alpha if beta is None else float(beta)
     rng = check_rng(random_state)
     Hs, Ws = H * s, W * s
     f1, f2 = _c_alpha_filters(Hs, Ws, alpha, beta)
@@ -146,7 +167,8 @@ def make_c_alpha(n_samples=100, image_size=32, alpha=2.0, beta=None, blur=True, 
         img, rows, rg = _c_alpha_chunk(rng.random((b - a, m)), Hs, Ws, s, f1, f2, bool(blur))
         images[a:b] = box_reduce(img, s)
         contours[a:b], ranges[a:b] = rows, rg
-    return image_bunch(images, generated=True, contours=contours, intensity_ranges=ranges, alpha=alpha, beta=beta)
+    bunch = image_bunch(images, generated=True, contours=contours, intensity_ranges=ranges, alpha=alpha, beta=beta)
+    return bunch_or_X_y(bunch, return_X_y, "contours")
 
 
 # --------------------------------------------------------------------------- disks
@@ -205,6 +227,10 @@ def _disk_coverage(P, H, W, s, grad):
     return cov, g
 
 
+_DISK_ARGS = {"params": ["array-like"], "image_size": size_constraint(), "supersample": POSITIVE_INT}
+
+
+@validate_params(_DISK_ARGS, prefer_skip_nested_validation=True)
 def render_disks(params, image_size=32, supersample=4):
     """The renderer behind :func:`make_disks`: ``bg + (fg - bg) * coverage`` for given parameters.
 
@@ -223,6 +249,11 @@ def render_disks(params, image_size=32, supersample=4):
     ndarray of shape (n, H*W), float64
         Image rows (a smooth function of ``params``).
 
+    See Also
+    --------
+    make_disks : Draws random parameters and renders them.
+    disk_tangents : The derivatives of this renderer.
+
     Examples
     --------
     >>> import numpy as np
@@ -233,12 +264,12 @@ def render_disks(params, image_size=32, supersample=4):
     """
     P = _check_params(params)
     H, W = check_size(image_size)
-    s = check_int(supersample, "supersample")
-    cov, _ = _disk_coverage(P, H, W, s, grad=False)
+    cov, _ = _disk_coverage(P, H, W, int(supersample), grad=False)
     fg, bg = P[:, 3, None, None], P[:, 4, None, None]
     return (bg + (fg - bg) * cov).reshape(P.shape[0], -1)
 
 
+@validate_params(_DISK_ARGS, prefer_skip_nested_validation=True)
 def disk_tangents(params, image_size=32, supersample=4):
     """Tangent vectors of the 5-D disk manifold: derivatives of :func:`render_disks` w.r.t. each parameter.
 
@@ -257,6 +288,11 @@ def disk_tangents(params, image_size=32, supersample=4):
         ``T[i, p]`` is ``d image_i / d params[i, p]`` (per pixel, per unit of the parameter); the span
         of ``T[i]`` is the manifold's tangent space at image ``i`` (orthonormalise it with a QR).
 
+    See Also
+    --------
+    render_disks : The renderer differentiated here.
+    gahb.experiments.optimality.disk_optimality : Compares the Jacobian's top eigenvectors with this tangent space.
+
     Examples
     --------
     >>> from gahb.datasets import make_disks, disk_tangents
@@ -266,8 +302,7 @@ def disk_tangents(params, image_size=32, supersample=4):
     """
     P = _check_params(params)
     H, W = check_size(image_size)
-    s = check_int(supersample, "supersample")
-    cov, g = _disk_coverage(P, H, W, s, grad=True)
+    cov, g = _disk_coverage(P, H, W, int(supersample), grad=True)
     contrast = (P[:, 3] - P[:, 4])[:, None, None, None]
     T = np.empty((P.shape[0], 5, H, W))
     T[:, :3] = contrast * g
@@ -276,11 +311,15 @@ def disk_tangents(params, image_size=32, supersample=4):
     return T.reshape(P.shape[0], 5, H * W)
 
 
-def make_disks(n_samples=100, image_size=32, supersample=4, random_state=None, *, radius_range=None):
+@validate_params({"n_samples": POSITIVE_INT, "image_size": size_constraint(4), "supersample": POSITIVE_INT,
+                  "random_state": RANDOM_STATE, "radius_range": ["array-like", None], "return_X_y": ["boolean"]},
+                 prefer_skip_nested_validation=True)
+def make_disks(n_samples=100, image_size=32, supersample=4, random_state=None, *, radius_range=None,
+               return_X_y=False):
     """Anti-aliased disks: a 5-D curved manifold (centre row, centre col, radius, foreground, background).
 
     Follows the paper code's ``circle_dataset`` with translation, scaling and random intensities on
-    (SPEC.md 10.1): radius ``~ U(3, (S - 3) // 2)`` with ``S = min(H, W)``, centre ``~ U(r, H - r)`` x
+    (paper Fig. 5, App. C.2): radius ``~ U(3, (S - 3) // 2)`` with ``S = min(H, W)``, centre ``~ U(r, H - r)`` x
     ``U(r, W - r)`` (the disk stays inside the image), foreground and background ``~ U(0, 1)``. The
     edge is anti-aliased by ``supersample x supersample`` sub-samples per pixel with a smooth one
     sub-pixel ramp (instead of the code's db2 wavelet downsampling) so that :func:`disk_tangents`, the
@@ -299,6 +338,8 @@ def make_disks(n_samples=100, image_size=32, supersample=4, random_state=None, *
     radius_range : (float, float) or None, default=None
         Range of the uniform radius in pixels. ``None``: ``(3, (S - 3) // 2)``, or for ``S < 12``
         ``(S / 8, max((S - 3) // 2, S / 4))``.
+    return_X_y : bool, default=False
+        Return ``(data, params)`` instead of the Bunch.
 
     Returns
     -------
@@ -306,6 +347,13 @@ def make_disks(n_samples=100, image_size=32, supersample=4, random_state=None, *
         ``data`` (n, H*W) float32 in [0, 1], ``images`` (n, H, W), ``image_shape``, ``params`` (n, 5)
         float64: centre row and column (pixels from the top-left image corner), radius (pixels),
         foreground and background intensity, plus ``supersample``.
+    (data, params) : tuple of ndarray
+        Only with ``return_X_y=True``.
+
+    See Also
+    --------
+    render_disks : Images of given parameters.
+    disk_tangents : The tangent space of the disk manifold.
 
     Examples
     --------
@@ -314,9 +362,8 @@ def make_disks(n_samples=100, image_size=32, supersample=4, random_state=None, *
     >>> b.params.shape, b.images.shape
     ((5, 5), (5, 32, 32))
     """
-    n = check_int(n_samples, "n_samples")
+    n, s = int(n_samples), int(supersample)
     H, W = check_size(image_size, minimum=4)
-    s = check_int(supersample, "supersample")
     S = min(H, W)
     if radius_range is None:
         radius_range = (3.0, (S - 3) // 2) if S >= 12 else (S / 8, max((S - 3) // 2, S / 4))
@@ -329,14 +376,17 @@ def make_disks(n_samples=100, image_size=32, supersample=4, random_state=None, *
     images = np.empty((n, H, W), dtype=np.float32)
     for a, b in _chunks(n, H * W * 8):
         images[a:b] = render_disks(P[a:b], (H, W), s).reshape(-1, H, W)
-    return image_bunch(images, generated=True, params=P, supersample=s)
+    return bunch_or_X_y(image_bunch(images, generated=True, params=P, supersample=s), return_X_y, "params")
 
 
 # --------------------------------------------------------------------------- sines and rays
 
 
-def make_sines(n_samples=100, image_size=32, random_state=None, *, frequency=(0, 1)):
-    """Unit-frequency 2-D sinusoids with random amplitude and phase: a 2-D cone (SPEC.md 10.3).
+@validate_params({"n_samples": POSITIVE_INT, "image_size": size_constraint(2), "random_state": RANDOM_STATE,
+                  "frequency": ["array-like"], "return_X_y": ["boolean"]},
+                 prefer_skip_nested_validation=True)
+def make_sines(n_samples=100, image_size=32, random_state=None, *, frequency=(0, 1), return_X_y=False):
+    """Unit-frequency 2-D sinusoids with random amplitude and phase: a 2-D cone (paper Fig. 20, App. C.2).
 
     ``x[i, j] = a * (1 + sin(2 pi (fy i / H + fx j / W) + phi)) / 2`` with ``a ~ U(0, 1)`` and
     ``phi ~ U(0, 2 pi)``, so every image lies in [0, 1] and any positive rescaling of an image with
@@ -353,12 +403,20 @@ def make_sines(n_samples=100, image_size=32, random_state=None, *, frequency=(0,
         Seed; image ``i`` depends only on the seed and ``i``.
     frequency : (int, int), default=(0, 1)
         Whole cycles per image along rows and columns (integers, so the image is periodic).
+    return_X_y : bool, default=False
+        Return ``(data, params)`` instead of the Bunch.
 
     Returns
     -------
     Bunch
         ``data`` (n, H*W) float32, ``images`` (n, H, W), ``image_shape``, ``params`` (n, 2): amplitude
         and phase (radians).
+    (data, params) : tuple of ndarray
+        Only with ``return_X_y=True``.
+
+    See Also
+    --------
+    make_ray : Another low-dimensional cone: rescalings of one image.
 
     Examples
     --------
@@ -366,9 +424,9 @@ def make_sines(n_samples=100, image_size=32, random_state=None, *, frequency=(0,
     >>> make_sines(3, 16, random_state=0).images.shape
     (3, 16, 16)
     """
-    n = check_int(n_samples, "n_samples")
+    n = int(n_samples)
     H, W = check_size(image_size, minimum=2)
-    if not isinstance(frequency, (tuple, list)) or len(frequency) != 2:
+    if len(frequency) != 2:
         raise ValueError(f"frequency must be a pair of integers (fy, fx); got {frequency!r}.")
     fy, fx = (check_int(f, "frequency", minimum=0) for f in frequency)
     if fy == 0 and fx == 0:
@@ -377,11 +435,14 @@ def make_sines(n_samples=100, image_size=32, random_state=None, *, frequency=(0,
     amp, phase = u[:, 0], 2.0 * np.pi * u[:, 1]
     arg = 2.0 * np.pi * (fy * np.arange(H)[:, None] / H + fx * np.arange(W)[None, :] / W)
     images = amp[:, None, None] * 0.5 * (1.0 + np.sin(arg[None] + phase[:, None, None]))
-    return image_bunch(images, generated=True, params=np.stack([amp, phase], axis=1))
+    return bunch_or_X_y(image_bunch(images, generated=True, params=np.stack([amp, phase], axis=1)), return_X_y, "params")
 
 
-def make_ray(image, n_samples=100, scale_range=(0.0, 1.0), random_state=None):
-    """Positive rescalings ``s * image`` of one image: a ray, a 1-D manifold (SPEC.md 10.2).
+@validate_params({"image": ["array-like"], "n_samples": POSITIVE_INT, "scale_range": ["array-like"],
+                  "random_state": RANDOM_STATE, "return_X_y": ["boolean"]},
+                 prefer_skip_nested_validation=True)
+def make_ray(image, n_samples=100, scale_range=(0.0, 1.0), random_state=None, *, return_X_y=False):
+    """Positive rescalings ``s * image`` of one image: a ray, a 1-D manifold (paper Fig. 19, App. C.2).
 
     The paper's code multiplies each clean sample by ``s ~ U(0, 1)``; ``scale_range`` changes the interval.
 
@@ -395,11 +456,19 @@ def make_ray(image, n_samples=100, scale_range=(0.0, 1.0), random_state=None):
         Uniform range of the scale ``s``; must be ``>= 0`` and keep ``s * image`` within [0, 1].
     random_state : int, RandomState, Generator or None, default=None
         Seed; copy ``i`` depends only on the seed and ``i``.
+    return_X_y : bool, default=False
+        Return ``(data, scales)`` instead of the Bunch.
 
     Returns
     -------
     Bunch
         ``data`` (n, n_pixels) float32, ``images`` (n, *image.shape), ``image_shape``, ``scales`` (n,).
+    (data, scales) : tuple of ndarray
+        Only with ``return_X_y=True``.
+
+    See Also
+    --------
+    make_sines : A 2-D cone of sinusoids.
 
     Examples
     --------
@@ -414,9 +483,9 @@ def make_ray(image, n_samples=100, scale_range=(0.0, 1.0), random_state=None):
         raise ValueError(f"image must have shape (H, W) or (C, H, W); got {x.shape}.")
     if not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
         raise ValueError("image values must be finite and within [0, 1].")
-    n = check_int(n_samples, "n_samples")
+    n = int(n_samples)
     lo, hi = check_range(scale_range, "scale_range", low=0.0)
     if hi * x.max() > 1.0:
         raise ValueError(f"scale_range upper bound {hi} takes the image above 1 (max pixel {x.max():.3g}).")
     scales = lo + (hi - lo) * check_rng(random_state).random(n)
-    return image_bunch(scales.reshape((n,) + (1,) * x.ndim) * x[None], scales=scales)
+    return bunch_or_X_y(image_bunch(scales.reshape((n,) + (1,) * x.ndim) * x[None], scales=scales), return_X_y, "scales")

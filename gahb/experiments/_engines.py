@@ -51,11 +51,22 @@ def sweep_engine(engine: str = "loky", n_workers=None, *, address=None, gpus_per
         its own GPU(s). ``None``: 1 when the Ray cluster has GPUs, else 0. Dask gives GPUs through
         dask-cuda instead (one worker per GPU).
 
+    See Also
+    --------
+    generalization_curve : The sweep whose fits run on the engine.
+    worker_device : The device each fit then uses.
+
     Examples
     --------
-    >>> from gahb.experiments import sweep_engine
+    >>> import numpy as np
+    >>> from gahb import MemorizingDenoiser
+    >>> from gahb.experiments import generalization_curve, sweep_engine
+    >>> X = np.random.default_rng(0).random((40, 16))
     >>> with sweep_engine("loky", n_workers=2):  # doctest: +SKIP
-    ...     res = generalization_curve(est, X, [1, 10, 100])
+    ...     res = generalization_curve(MemorizingDenoiser(image_shape=(4, 4), beta=1.0), X, [1, 10],
+    ...                                n_jobs=2, sigmas=[], verbose=0)
+    >>> with sweep_engine("dask", n_workers=4):  # a LocalCluster of 4 worker processes  # doctest: +SKIP
+    ...     res = generalization_curve(est, X, sizes, n_jobs=4)
     """
     from joblib import parallel_config
 
@@ -125,6 +136,28 @@ def worker_device(device, task_index: int = 0):
     (Ray, dask-cuda); a process that sees several GPUs and was handed none (joblib's processes or
     threads on a multi-GPU machine) spreads its tasks over them, task ``k`` on ``cuda:{k mod n}``, rather
     than piling every fit on ``cuda:0``. Without a GPU, ``"auto"`` is the CPU.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        The estimator's ``device`` parameter.
+    task_index : int, default=0
+        The index of the task in its sweep.
+
+    Returns
+    -------
+    device : str or torch.device
+        What to give the estimator as ``device`` in this worker.
+
+    See Also
+    --------
+    sweep_engine : Starts the workers.
+
+    Examples
+    --------
+    >>> from gahb.experiments import worker_device
+    >>> worker_device("cpu", 3), worker_device("cuda:1", 0)
+    ('cpu', 'cuda:1')
     """
     import torch
 

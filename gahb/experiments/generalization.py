@@ -1,4 +1,4 @@
-"""Memorization -> generalization over the training-set size N (paper §2, Figs 1-2; SPEC §6).
+"""Memorization -> generalization over the training-set size N (paper §2.2, Figs 1-2, App. B).
 
 For each N, two copies of an estimator are fit on disjoint training sets A_N and B_N (prefixes of two
 disjoint blocks, so the sets grow by inclusion), sampled with the same noise, and compared: memorization
@@ -9,12 +9,15 @@ curves and their gap.
 from __future__ import annotations
 
 import numbers
+import os
 import sys
 import time
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
-from gahb._checks import check_int, resolve_image_shape, resolve_seed
+from gahb._checks import RANDOM_STATE, check_rows, resolve_image_shape, resolve_seed
 from gahb.experiments._sweep import FitSpec, SweepCache, plan_groups, run_group, run_tasks
 from gahb.metrics import (
     PAPER_SIGMAS,
@@ -26,6 +29,7 @@ from gahb.metrics import (
     psnr_gap,
     summarize,
 )
+from gahb.metrics._denoising import check_sigmas
 
 __all__ = ["generalization_curve", "GeneralizationCurve"]
 
@@ -43,6 +47,34 @@ def _check_sizes(sizes):
     return sizes
 
 
+_POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit", "sample"])],
+        "X": ["array-like"],
+        "sizes": ["array-like"],
+        "X_B": ["array-like", None],
+        "image_shape": ["array-like", None],
+        "n_samples": _POSITIVE_INT,
+        "sample_random_state": RANDOM_STATE,
+        "random_state": RANDOM_STATE,
+        "shuffle": ["boolean"],
+        "sigmas": ["array-like", None],
+        "n_psnr_images": _POSITIVE_INT,
+        "threshold": [Interval(numbers.Real, -1, 1, closed="both")],
+        "remove_mean": ["boolean"],
+        "epsilon": [Interval(numbers.Real, 0, 1, closed="left")],
+        "n_jobs": [numbers.Integral, None],
+        "verbose": ["verbose"],
+        "keep_estimators": ["boolean"],
+        "vectorize": [StrOptions({"auto"}), "boolean", Interval(numbers.Integral, 1, None, closed="left")],
+        "threads_per_fit": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "cache_dir": [str, os.PathLike, None],
+    },
+    prefer_skip_nested_validation=False,  # the estimators fitted inside validate their own parameters
+)
 def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_samples: int = 64, sample_random_state=0,
                          random_state=0, shuffle: bool = True, sigmas=None, n_psnr_images: int = 300,
                          threshold: float = 0.95, remove_mean: bool = True, epsilon: float = 0.1,
@@ -68,8 +100,9 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         Kept in the result for plotting (``(H, W)`` or ``(C, H, W)``).
     n_samples : int, default=64
         Samples per model; sample ``i`` of every model gets the same noise (``sample_random_state``).
-    sample_random_state : int, default=0
-    random_state : int, RandomState or None, default=0
+    sample_random_state : int, RandomState instance, Generator or None, default=0
+        Seed of the sampling noise, shared by every model.
+    random_state : int, RandomState instance, Generator or None, default=0
         Seed of the split of ``X`` into the two blocks (with ``shuffle``) and of the PSNR noise.
     shuffle : bool, default=True
         Permute ``X`` before splitting; ``False`` takes A = first rows, B = next rows.
@@ -77,11 +110,11 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         Noise grid of the PSNR curves (default :data:`gahb.metrics.PAPER_SIGMAS`); an empty list skips them.
     n_psnr_images : int, default=300
         Images per noise level in each PSNR curve (training images tiled when N is smaller).
-    threshold : float, default=0.95
+    threshold : float in [-1, 1], default=0.95
         Cosine threshold of the memorization rule.
     remove_mean : bool, default=True
         Mean-removed cosine similarities (the primary variant; raw cross-model similarity is reported too).
-    epsilon : float, default=0.1
+    epsilon : float in [0, 1), default=0.1
         Tolerance of the effective memorization (largest N with rate >= 1 - epsilon).
     n_jobs : int, default=None
         Fits (or groups of jointly trained fits, see ``vectorize``) run in parallel through joblib, so any
@@ -112,52 +145,60 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         before any training (settings that change only float rounding, such as the device, ``n_jobs``,
         ``threads_per_fit`` or ``vectorize``, may differ). Needs integer seeds. Nothing is ever deleted.
 
+    Every argument (and the estimator's own parameters) is checked before the first fit.
+
     Returns
     -------
     result : GeneralizationCurve
 
+    See Also
+    --------
+    GeneralizationCurve : The result: table, summary, figures and report.
+    gahb.metrics.memorization_rate, gahb.metrics.score_generalization : The per-size measures.
+    gahb.TrainingSubset : The training-set size as a hyper-parameter of scikit-learn's own tools.
+
     Examples
     --------
-    >>> from gahb import DiffusionDenoiser  # doctest: +SKIP
-    >>> from gahb.datasets import make_dead_leaves  # doctest: +SKIP
-    >>> X = make_dead_leaves(2000, image_size=12, random_state=0).data  # doctest: +SKIP
-    >>> est = DiffusionDenoiser(width=16, max_iter=2000, beta=1.0, image_shape=(12, 12), random_state=0)  # doctest: +SKIP
-    >>> res = generalization_curve(est, X, [1, 10, 100, 1000], n_jobs=2)  # doctest: +SKIP
-    >>> res.table()  # doctest: +SKIP
+    The perfect memorizer (the known answer: its samples are training images at every N), in a second:
+
+    >>> import numpy as np
+    >>> from gahb import MemorizingDenoiser
+    >>> from gahb.experiments import generalization_curve
+    >>> X = np.random.default_rng(0).random((40, 16))
+    >>> res = generalization_curve(MemorizingDenoiser(image_shape=(4, 4), beta=1.0), X, [1, 10], n_samples=8,
+    ...                            sigmas=[], verbose=0)
+    >>> [row["mem_cosine_A"] for row in res.table()], res.effective_memorization()
+    ([1.0, 1.0], 10)
+
+    A network sweep takes minutes (``gahb transition`` runs this one in about 8 on two cores):
+
+    >>> from gahb import DiffusionDenoiser
+    >>> from gahb.datasets import make_dead_leaves
+    >>> X = make_dead_leaves(20300, image_size=12, random_state=0).data  # doctest: +SKIP
+    >>> est = DiffusionDenoiser(width=16, n_blocks=2, max_iter=3000, beta=1.0, image_shape=(12, 12), random_state=0)
+    >>> res = generalization_curve(est, X, [1, 10, 100, 1000, 10000], n_jobs=2)  # doctest: +SKIP
     """
     from joblib import delayed
 
-    if not (hasattr(estimator, "fit") and hasattr(estimator, "sample")):
-        raise TypeError("estimator must have fit(X) and sample(n_samples, random_state=...) methods.")
-    X = np.asarray(X)
-    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"X must be a numeric 2-D array (n_images, n_features); got shape {X.shape}.")
+    if hasattr(estimator, "_validate_params"):
+        clone(estimator)._validate_params()  # a bad estimator parameter fails here, not in the first worker
+    X = check_rows(X, "X", finite=True)
     sizes = _check_sizes(sizes)
     n_max = int(sizes[-1])
     if X_B is not None:
-        X_B = np.asarray(X_B)
-        if X_B.ndim != 2 or X_B.shape[1] != X.shape[1]:
-            raise ValueError(f"X_B must be 2-D with {X.shape[1]} features like X; got shape {X_B.shape}.")
+        X_B = check_rows(X_B, "X_B", finite=True)
+        if X_B.shape[1] != X.shape[1]:
+            raise ValueError(f"X_B must have {X.shape[1]} features like X; got shape {X_B.shape}.")
         if min(X.shape[0], X_B.shape[0]) < n_max:
             raise ValueError(f"the largest size N={n_max} needs N images in X and in X_B; they have "
                              f"{X.shape[0]} and {X_B.shape[0]}.")
     elif X.shape[0] < 2 * n_max:
         raise ValueError(f"the largest size N={n_max} needs 2*N = {2 * n_max} images in X; X has {X.shape[0]}.")
-    if not isinstance(n_samples, (numbers.Integral, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
     if image_shape is not None:
         image_shape = resolve_image_shape(image_shape, X.shape[1])
-    if not np.all(np.isfinite(X)) or (X_B is not None and not np.all(np.isfinite(X_B))):
-        raise ValueError("X (and X_B) must not contain NaN or infinity.")
-    sigmas = PAPER_SIGMAS if sigmas is None else np.asarray(sigmas, dtype=np.float64).ravel()
     # checked here, before any fit, not inside the workers after training
-    if sigmas.size and (not np.all(np.isfinite(sigmas)) or np.any(sigmas <= 0)):
-        raise ValueError("sigmas must be positive finite numbers (or empty to skip the PSNR curves).")
-    if isinstance(n_psnr_images, bool) or not isinstance(n_psnr_images, (numbers.Integral, np.integer)) \
-            or n_psnr_images < 1:
-        raise ValueError(f"n_psnr_images must be a positive integer; got {n_psnr_images!r}.")
+    sigmas = PAPER_SIGMAS if sigmas is None else check_sigmas(sigmas, allow_empty=True)
     per_group = _models_per_group(vectorize, estimator, len(sizes))
-    threads_per_fit = check_int(threads_per_fit, "threads_per_fit", allow_none=True)
     params = estimator.get_params() if hasattr(estimator, "get_params") else {}
     int_seed = _is_int(params.get("random_state"))
     if cache_dir is not None:
@@ -252,7 +293,7 @@ def _models_per_group(vectorize, estimator, n_sizes) -> int:
         on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
         return n_sizes if on_gpu else 1
     is_bool = isinstance(vectorize, (bool, np.bool_))
-    k = (n_sizes if vectorize else 1) if is_bool else check_int(vectorize, "vectorize")
+    k = (n_sizes if vectorize else 1) if is_bool else int(vectorize)
     if (k > 1 or (is_bool and vectorize)) and not isinstance(estimator, DiffusionDenoiser):
         raise ValueError(f"vectorize trains DiffusionDenoiser models only; got {type(estimator).__name__} "
                          "(use vectorize=False).")
@@ -317,6 +358,20 @@ class GeneralizationCurve:
         network (``vectorize``).
     estimators_ : dict
         ``(N, role) -> fitted estimator``, with ``keep_estimators=True``.
+
+    See Also
+    --------
+    generalization_curve : Computes it.
+    gahb.report.Report : ``to_report`` writes the study into one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gahb import MemorizingDenoiser
+    >>> X = np.random.default_rng(0).random((8, 16))
+    >>> res = generalization_curve(MemorizingDenoiser(beta=1.0), X, [1, 4], n_samples=4, sigmas=[], verbose=0)
+    >>> res.sizes, res[4]["samples_A"].shape, res.summary()["effective_memorization_cosine"]
+    ([1, 4], (4, 16), 4)
     """
 
     def __init__(self, sizes, per_size, image_shape, sigmas, epsilon, threshold, remove_mean, wall_seconds,
@@ -436,11 +491,10 @@ class GeneralizationCurve:
 
     def plot_histograms(self, sizes=None):
         """Figure: per N, histograms of model-vs-model (blue) and sample-vs-nearest-training (orange) cosine."""
-        from gahb.report import pyplot
+        from gahb.report import subplots
 
-        plt = pyplot()
         sizes = self.sizes if sizes is None else list(sizes)
-        fig, axes = plt.subplots(1, len(sizes), figsize=(2.4 * len(sizes), 2.2), squeeze=False, sharey=False)
+        fig, axes = subplots(1, len(sizes), figsize=(2.4 * len(sizes), 2.2), squeeze=False, sharey=False)
         lo = min(0.0, *(np.nanmin(np.concatenate([self[n]["cross_similarity"], self[n]["nearest_similarity_A"]]))
                         for n in sizes))
         bins = np.linspace(max(lo, -1.0), 1.0, 41)
@@ -461,14 +515,13 @@ class GeneralizationCurve:
 
     def plot_psnr_curves(self, sizes=None):
         """Figure: per N, output vs input PSNR on training and held-out images (paper Fig. 1)."""
-        from gahb.report import pyplot
+        from gahb.report import subplots
 
-        plt = pyplot()
         sizes = [n for n in (self.sizes if sizes is None else sizes) if "psnr_train_A" in self[n]]
         if not sizes:
             raise ValueError("this result has no PSNR curves (sigmas was empty or the estimator has no transform).")
         inp = -20 * np.log10(self.sigmas)
-        fig, axes = plt.subplots(1, len(sizes), figsize=(2.4 * len(sizes), 2.4), squeeze=False, sharey=True)
+        fig, axes = subplots(1, len(sizes), figsize=(2.4 * len(sizes), 2.4), squeeze=False, sharey=True)
         for ax, n in zip(axes[0], sizes):
             d = self[n]
             ax.plot(inp, (d["psnr_train_A"] + d["psnr_train_B"]) / 2, "o-", ms=3, label="train")
@@ -484,12 +537,11 @@ class GeneralizationCurve:
 
     def plot_summary(self):
         """Figure: memorization rate, cross-model similarity (with chance and data baseline) and Delta(N)."""
-        from gahb.report import pyplot
+        from gahb.report import subplots
 
-        plt = pyplot()
         t = self.to_dict()
         n = t["n_train"]
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 2.8))
+        fig, (a1, a2) = subplots(1, 2, figsize=(7.5, 2.8))
         a1.plot(n, (t["mem_cosine_A"] + t["mem_cosine_B"]) / 2, "o-", label=f"memorization (cos >= {self.threshold})")
         a1.plot(n, (t["mem_ratio_A"] + t["mem_ratio_B"]) / 2, "^-", label="memorization (ratio < 1/3)")
         a1.plot(n, t["cross_median"], "s-", label="A vs B (median)")

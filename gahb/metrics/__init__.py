@@ -1,4 +1,4 @@
-"""Memorization and generalization metrics (Kadkhodaie et al. 2024, §2 and App. B; SPEC §7).
+"""Memorization and generalization metrics (Kadkhodaie et al. 2024, §2 and App. B).
 
 Free functions on arrays in the ``sklearn.metrics`` style. Everything that compares sets of images
 is chunked over both sets with a running top-k, so 10^5 training images never need an N x M matrix.
@@ -6,7 +6,9 @@ is chunked over both sets with a running top-k, so 10^5 training images never ne
 **Which cosine.** The paper says "cosine similarity"; its code has a raw normalized inner product and a
 mean-removed one (each image minus its own mean: a Pearson correlation). Raw cosine is dominated by
 mean brightness (>= 0.99 between unrelated image tiles), so every function here takes
-``remove_mean`` explicitly and defaults to the mean-removed variant.
+``remove_mean`` explicitly. The memorization measures default to the mean-removed variant;
+``cosine_similarity`` and ``paired_cosine_similarity`` default to the raw one, so that they mean what
+scikit-learn's ``cosine_similarity`` means.
 """
 
 from gahb.metrics._denoising import PAPER_SIGMAS, paper_sigmas, psnr_curve, psnr_gap

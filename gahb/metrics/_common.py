@@ -1,4 +1,4 @@
-"""Input handling shared by the metrics: rows of images, chunking, centring and normalising."""
+"""Input handling shared by the metrics: argument constraints, rows of images, centring and normalising."""
 
 from __future__ import annotations
 
@@ -6,37 +6,25 @@ import numbers
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
+
+from gahb._checks import check_rows
 
 _DEFAULT_CHUNK = 4096
 
-
-def _as_rows(X, name: str) -> np.ndarray:
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    X = np.asarray(X)
-    if X.dtype == object or not np.issubdtype(X.dtype, np.number):
-        raise TypeError(f"{name} must be a numeric array; got dtype {X.dtype}.")
-    if X.ndim == 1:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got a 1-D array (reshape(1, -1) for one image).")
-    if X.ndim > 2:
-        X = X.reshape(X.shape[0], -1)
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} is empty.")
-    return X
+# validate_params constraints shared by the public functions
+POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
+CHUNK_SIZE = POSITIVE_INT
+BOOLEAN = ["boolean"]
 
 
 def _pair(X, Y, name_x="X", name_y="Y"):
-    X = _as_rows(X, name_x)
-    Y = X if Y is None else _as_rows(Y, name_y)
+    """Two sets of image rows with the same number of features (``Y=None`` means ``X``)."""
+    X = check_rows(X, name_x)
+    Y = X if Y is None else check_rows(Y, name_y)
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"{name_x} has {X.shape[1]} features but {name_y} has {Y.shape[1]}.")
     return X, Y
-
-
-def _check_chunk(chunk_size):
-    if not isinstance(chunk_size, (numbers.Integral, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}.")
-    return int(chunk_size)
 
 
 def _prepare(block: np.ndarray, remove_mean: bool, normalize: bool) -> torch.Tensor:

@@ -6,10 +6,14 @@ import numbers
 
 import numpy as np
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
-from gahb._checks import resolve_seed
-from gahb.metrics._common import _as_rows, _pair
+from gahb._checks import RANDOM_STATE, check_rows, resolve_seed
+from gahb.metrics._common import BOOLEAN, POSITIVE_INT, _pair
 from gahb.metrics._similarity import memorization_rate, paired_cosine_similarity, summarize
+
+_SAMPLES = [HasMethods(["sample"]), "array-like"]
+_RULE = [StrOptions({"cosine", "ratio"})]
 
 
 def _draw(model, n_samples, seed, sample_kwargs):
@@ -18,6 +22,9 @@ def _draw(model, n_samples, seed, sample_kwargs):
     raise TypeError(f"{type(model).__name__} has no sample method; pass a fitted estimator or a sample array.")
 
 
+@validate_params({"A": _SAMPLES, "B": _SAMPLES, "n_samples": POSITIVE_INT, "random_state": RANDOM_STATE,
+                  "remove_mean": BOOLEAN, "sample_kwargs": [dict, None]},
+                 prefer_skip_nested_validation=False)
 def score_generalization(A, B, *, n_samples: int = 64, random_state=0, remove_mean: bool = True,
                          sample_kwargs: dict | None = None):
     """Similarity between the samples of two models drawn with the same noise (paper Fig. 2, blue).
@@ -32,28 +39,33 @@ def score_generalization(A, B, *, n_samples: int = 64, random_state=0, remove_me
     random_state : int, RandomState or None, default=0
         Seed shared by both models.
     remove_mean : bool, default=True
-        See :func:`cosine_similarity`.
+        Compare mean-removed samples (Pearson correlation, the paper's primary measure); see
+        :func:`cosine_similarity`.
     sample_kwargs : dict, default=None
         Extra keyword arguments for ``sample``.
 
     Returns
     -------
     result : Bunch
-        ``similarity`` (per pair), ``median``, ``q25``, ``q75``, ``mean``, ``n_nan``; ``chance``: the same
-        statistics for mismatched pairs (``A[i]`` against ``B[i+1]``), the level two unrelated samples reach;
-        ``samples_A``, ``samples_B``.
+        ``similarity`` (per pair), ``median``, ``q25``, ``q75``, ``mean``, ``n_nan``; ``chance``: the median
+        for mismatched pairs (``A[i]`` against ``B[i+1]``), the level two unrelated samples reach, and
+        ``chance_similarity`` its per-pair values; ``samples_A``, ``samples_B``.
+
+    See Also
+    --------
+    paired_cosine_similarity : The per-pair similarity used here.
+    gahb.experiments.generalization_curve : This score for two models at each training-set size.
 
     Examples
     --------
     >>> import numpy as np
+    >>> from gahb.metrics import score_generalization
     >>> X = np.random.default_rng(0).random((8, 16))
     >>> float(score_generalization(X, X).median)
     1.0
     """
     if hasattr(A, "sample") or hasattr(B, "sample"):
         seed = resolve_seed(random_state)
-        if not isinstance(n_samples, (numbers.Integral, np.integer)) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
         A = _draw(A, n_samples, seed, sample_kwargs) if hasattr(A, "sample") else A
         B = _draw(B, n_samples, seed, sample_kwargs) if hasattr(B, "sample") else B
     A, B = _pair(A, B, "A", "B")
@@ -67,6 +79,9 @@ def score_generalization(A, B, *, n_samples: int = 64, random_state=0, remove_me
     return out
 
 
+@validate_params({"sizes": ["array-like"], "rates": ["array-like"],
+                  "epsilon": [Interval(numbers.Real, 0, 1, closed="left")]},
+                 prefer_skip_nested_validation=True)
 def effective_memorization(sizes, rates, *, epsilon: float = 0.1) -> int:
     """Largest training-set size N up to which the memorization rate stays >= 1 - epsilon.
 
@@ -76,15 +91,22 @@ def effective_memorization(sizes, rates, *, epsilon: float = 0.1) -> int:
         Training-set sizes of a sweep.
     rates : array-like of float
         Memorization rate at each size (NaN counts as failing).
-    epsilon : float, default=0.1
+    epsilon : float in [0, 1), default=0.1
+        Tolerance: a size counts as memorized while its rate is at least ``1 - epsilon``.
 
     Returns
     -------
     n : int
         The largest N such that every size ``<= N`` has rate ``>= 1 - epsilon``; 0 if the smallest fails.
 
+    See Also
+    --------
+    memorization_rate : The rate at one size.
+    gahb.experiments.GeneralizationCurve.effective_memorization : The same on a sweep's result.
+
     Examples
     --------
+    >>> from gahb.metrics import effective_memorization
     >>> effective_memorization([1, 10, 100, 1000], [1.0, 0.95, 0.2, 0.0])
     10
     """
@@ -92,8 +114,6 @@ def effective_memorization(sizes, rates, *, epsilon: float = 0.1) -> int:
     rates = np.asarray(rates, dtype=np.float64).ravel()
     if sizes.shape != rates.shape:
         raise ValueError(f"sizes and rates must have the same length; got {sizes.size} and {rates.size}.")
-    if not 0 <= epsilon < 1:
-        raise ValueError(f"epsilon must lie in [0, 1); got {epsilon}.")
     order = np.argsort(sizes, kind="stable")
     best = 0
     for n, r in zip(sizes[order], rates[order]):
@@ -116,7 +136,7 @@ class _MemorizationScorer:
 
     def __call__(self, estimator, X, y=None, **kwargs):
         samples = _draw(estimator, self.n_samples, resolve_seed(self.random_state), self.sample_kwargs)
-        X = _as_rows(X, "X")
+        X = check_rows(X, "X")
         if self.rule == "ratio" and X.shape[0] < 2:
             return float("nan")
         return memorization_rate(samples, X, rule=self.rule, threshold=self.threshold, remove_mean=self.remove_mean)
@@ -125,6 +145,10 @@ class _MemorizationScorer:
         return f"memorization_scorer(n_samples={self.n_samples}, rule={self.rule!r})"
 
 
+@validate_params({"n_samples": POSITIVE_INT, "rule": _RULE,
+                  "threshold": [Interval(numbers.Real, None, None, closed="neither"), None],
+                  "remove_mean": ["boolean", None], "random_state": RANDOM_STATE, "sample_kwargs": [dict, None]},
+                 prefer_skip_nested_validation=True)
 def memorization_scorer(n_samples: int = 32, *, rule: str = "cosine", threshold: float | None = None,
                         remove_mean: bool | None = None, random_state=0, sample_kwargs: dict | None = None):
     """A scikit-learn scorer: memorization rate of a fitted sampler's samples against the images scored.
@@ -140,7 +164,7 @@ def memorization_scorer(n_samples: int = 32, *, rule: str = "cosine", threshold:
         Samples drawn per scoring call.
     rule, threshold, remove_mean
         See :func:`memorization_rate`. The ``"ratio"`` rule scores NaN on fewer than 2 images.
-    random_state : int, default=0
+    random_state : int, RandomState instance, Generator or None, default=0
         Sampling seed (the same noise for every model scored).
     sample_kwargs : dict, default=None
         Extra arguments for ``estimator.sample``.
@@ -149,13 +173,19 @@ def memorization_scorer(n_samples: int = 32, *, rule: str = "cosine", threshold:
     -------
     scorer : callable ``scorer(estimator, X, y=None) -> float``
 
+    See Also
+    --------
+    memorization_rate : The rate computed by the scorer.
+    gahb.TrainingSubset : The training-set size as a hyper-parameter of a grid search.
+
     Examples
     --------
-    >>> from sklearn.model_selection import learning_curve  # doctest: +SKIP
-    >>> learning_curve(est, X, train_sizes=[10, 100], scoring=memorization_scorer(16))  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from gahb import MemorizingDenoiser
+    >>> from gahb.metrics import memorization_scorer
+    >>> X = np.random.default_rng(0).random((6, 16))
+    >>> est = MemorizingDenoiser(image_shape=(4, 4), beta=1.0).fit(X)  # a perfect memorizer: its samples copy X
+    >>> memorization_scorer(4)(est, X)
+    1.0
     """
-    if rule not in ("cosine", "ratio"):
-        raise ValueError(f"rule must be 'cosine' or 'ratio'; got {rule!r}.")
-    if not isinstance(n_samples, (numbers.Integral, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
     return _MemorizationScorer(int(n_samples), rule, threshold, remove_mean, random_state, sample_kwargs)

@@ -7,32 +7,50 @@ import numbers
 import numpy as np
 import torch
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from gahb.metrics._common import _DEFAULT_CHUNK, _check_chunk, _pair, _prepare
+from gahb.metrics._common import _DEFAULT_CHUNK, BOOLEAN, CHUNK_SIZE, POSITIVE_INT, _pair, _prepare
 
 
-def cosine_similarity(X, Y=None, *, remove_mean: bool = True) -> np.ndarray:
+@validate_params({"X": ["array-like"], "Y": ["array-like", None], "remove_mean": BOOLEAN},
+                 prefer_skip_nested_validation=True)
+def cosine_similarity(X, Y=None, *, remove_mean: bool = False) -> np.ndarray:
     """All-pairs cosine similarity ``<x, y> / (|x| |y|)`` (dense ``(n_X, n_Y)``; use for small sets).
+
+    By default this is scikit-learn's :func:`sklearn.metrics.pairwise.cosine_similarity` (the raw normalized
+    inner product), computed in float64. ``remove_mean=True`` gives the paper's primary measure, the cosine
+    of mean-removed images (a Pearson correlation), which the memorization metrics use by default.
 
     Parameters
     ----------
-    X : array-like of shape (n_X, n_features)
+    X : array-like of shape (n_X, n_features) or (n_X, [C,] H, W)
+        Images as rows (image-shaped arrays are flattened).
     Y : array-like of shape (n_Y, n_features), default=None
         Defaults to ``X``.
-    remove_mean : bool, default=True
+    remove_mean : bool, default=False
         Subtract each image's own mean first (Pearson correlation), as the paper's code does for
-        nearest training images; ``False`` gives the raw normalized inner product.
+        nearest training images. A constant image then has similarity 0 with everything.
 
     Returns
     -------
     S : ndarray of shape (n_X, n_Y), values in [-1, 1]
 
+    See Also
+    --------
+    paired_cosine_similarity : Row ``i`` of X against row ``i`` of Y only.
+    nearest_neighbors : The most similar rows, chunked for large sets.
+
     Examples
     --------
     >>> import numpy as np
-    >>> cosine_similarity(np.array([[0., 1.], [1., 0.]]), remove_mean=False)
-    array([[1., 0.],
-           [0., 1.]])
+    >>> from gahb.metrics import cosine_similarity
+    >>> X = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
+    >>> cosine_similarity(X).round(3)
+    array([[1.   , 0.714],
+           [0.714, 1.   ]])
+    >>> cosine_similarity(X, remove_mean=True)  # centred: the two ramps are anti-correlated
+    array([[ 1., -1.],
+           [-1.,  1.]])
     """
     X, Y = _pair(X, Y)
     a = _prepare(X, remove_mean, True)
@@ -40,18 +58,34 @@ def cosine_similarity(X, Y=None, *, remove_mean: bool = True) -> np.ndarray:
     return (a @ b.T).clamp(-1, 1).numpy()
 
 
-def paired_cosine_similarity(X, Y, *, remove_mean: bool = True) -> np.ndarray:
+@validate_params({"X": ["array-like"], "Y": ["array-like"], "remove_mean": BOOLEAN},
+                 prefer_skip_nested_validation=True)
+def paired_cosine_similarity(X, Y, *, remove_mean: bool = False) -> np.ndarray:
     """Row-wise cosine similarity ``cos(X[i], Y[i])`` (model A's sample i against model B's sample i).
 
     Parameters
     ----------
     X, Y : array-like of shape (n_samples, n_features)
-    remove_mean : bool, default=True
+    remove_mean : bool, default=False
         See :func:`cosine_similarity`.
 
     Returns
     -------
-    s : ndarray of shape (n_samples,); NaN where either row has a NaN.
+    s : ndarray of shape (n_samples,)
+        NaN where either row has a NaN.
+
+    See Also
+    --------
+    cosine_similarity : All pairs.
+    score_generalization : This similarity between two models' same-noise samples, with its chance level.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gahb.metrics import paired_cosine_similarity
+    >>> X = np.array([[1.0, 0.0], [1.0, 1.0]])
+    >>> paired_cosine_similarity(X, np.array([[2.0, 0.0], [0.0, 1.0]])).round(3)
+    array([1.   , 0.707])
     """
     X, Y = _pair(X, Y)
     if X.shape[0] != Y.shape[0]:
@@ -61,6 +95,9 @@ def paired_cosine_similarity(X, Y, *, remove_mean: bool = True) -> np.ndarray:
     return (a * b).sum(dim=1).clamp(-1, 1).numpy()
 
 
+@validate_params({"X": ["array-like"], "Y": ["array-like"], "n_neighbors": POSITIVE_INT,
+                  "metric": [StrOptions({"cosine", "euclidean"})], "remove_mean": BOOLEAN, "chunk_size": CHUNK_SIZE},
+                 prefer_skip_nested_validation=True)
 def nearest_neighbors(X, Y, n_neighbors: int = 1, *, metric: str = "cosine", remove_mean: bool = True,
                       chunk_size: int = _DEFAULT_CHUNK):
     """Top-k nearest rows of ``Y`` for each row of ``X``, chunked over both sets.
@@ -75,7 +112,8 @@ def nearest_neighbors(X, Y, n_neighbors: int = 1, *, metric: str = "cosine", rem
     metric : {"cosine", "euclidean"}, default="cosine"
         ``"cosine"`` ranks by largest similarity, ``"euclidean"`` by smallest L2 distance.
     remove_mean : bool, default=True
-        Subtract each image's mean before comparing (both metrics).
+        Subtract each image's mean before comparing (both metrics): with ``"cosine"`` the similarity is
+        then a Pearson correlation, the paper's measure for nearest training images.
     chunk_size : int, default=4096
         Rows of each set held at once: memory is ``O(chunk_size^2)``, not ``O(n_queries * n_reference)``.
 
@@ -86,22 +124,24 @@ def nearest_neighbors(X, Y, n_neighbors: int = 1, *, metric: str = "cosine", rem
     values : ndarray of shape (n_queries, n_neighbors), float64
         Similarities (cosine, descending) or distances (euclidean, ascending).
 
+    See Also
+    --------
+    nearest_similarity : The best similarity and its index only.
+    memorization_rate : The fraction of samples whose nearest training image is a copy.
+
     Examples
     --------
     >>> import numpy as np
+    >>> from gahb.metrics import nearest_neighbors
     >>> Y = np.eye(4)
     >>> idx, sim = nearest_neighbors(Y[[2, 0]], Y, metric="cosine", remove_mean=False)
     >>> idx.ravel().tolist(), sim.ravel().tolist()
     ([2, 0], [1.0, 1.0])
     """
-    if metric not in ("cosine", "euclidean"):
-        raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {metric!r}.")
     X, Y = _pair(X, Y, "X", "Y")
-    if not isinstance(n_neighbors, (numbers.Integral, np.integer)) or isinstance(n_neighbors, bool) or n_neighbors < 1:
-        raise ValueError(f"n_neighbors must be a positive integer; got {n_neighbors!r}.")
     if n_neighbors > Y.shape[0]:
         raise ValueError(f"n_neighbors={n_neighbors} exceeds the {Y.shape[0]} rows of Y.")
-    chunk_size = _check_chunk(chunk_size)
+    chunk_size = int(chunk_size)
     k = int(n_neighbors)
     cos = metric == "cosine"
     out_idx = np.empty((X.shape[0], k), dtype=np.int64)
@@ -132,18 +172,47 @@ def nearest_neighbors(X, Y, n_neighbors: int = 1, *, metric: str = "cosine", rem
     return out_idx, out_val
 
 
+@validate_params({"X": ["array-like"], "Y": ["array-like"], "remove_mean": BOOLEAN, "chunk_size": CHUNK_SIZE},
+                 prefer_skip_nested_validation=True)
 def nearest_similarity(X, Y, *, remove_mean: bool = True, chunk_size: int = _DEFAULT_CHUNK):
     """Highest cosine similarity of each row of ``X`` to any row of ``Y`` and its index.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_queries, n_features)
+    Y : array-like of shape (n_reference, n_features)
+    remove_mean : bool, default=True
+        Compare mean-removed images (Pearson correlation), as :func:`nearest_neighbors`.
+    chunk_size : int, default=4096
+        See :func:`nearest_neighbors`.
 
     Returns
     -------
     similarity : ndarray of shape (n_queries,)
     index : ndarray of shape (n_queries,)
+
+    See Also
+    --------
+    nearest_neighbors : The top ``k`` rows, or euclidean distances.
+    data_baseline : This similarity between two training sets, summarized.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gahb.metrics import nearest_similarity
+    >>> Y = np.array([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
+    >>> sim, idx = nearest_similarity(np.array([[5.0, 3.0, 1.0]]), Y)
+    >>> sim.round(3).tolist(), idx.tolist()
+    ([1.0], [1])
     """
     idx, val = nearest_neighbors(X, Y, 1, metric="cosine", remove_mean=remove_mean, chunk_size=chunk_size)
     return val[:, 0], idx[:, 0]
 
 
+@validate_params({"samples": ["array-like"], "X_train": ["array-like"], "rule": [StrOptions({"cosine", "ratio"})],
+                  "threshold": [Interval(numbers.Real, None, None, closed="neither"), None],
+                  "remove_mean": ["boolean", None], "return_flags": BOOLEAN, "chunk_size": CHUNK_SIZE},
+                 prefer_skip_nested_validation=True)
 def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: float | None = None,
                       remove_mean: bool | None = None, return_flags: bool = False,
                       chunk_size: int = _DEFAULT_CHUNK):
@@ -175,19 +244,22 @@ def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: floa
     flags : ndarray of bool, shape (n_samples,)
         Only if ``return_flags``.
 
+    See Also
+    --------
+    nearest_neighbors : The nearest training images themselves.
+    memorization_scorer : This rate as a scikit-learn scorer.
+    effective_memorization : The largest training-set size still memorized.
+
     Examples
     --------
     >>> import numpy as np
+    >>> from gahb.metrics import memorization_rate
     >>> X = np.random.default_rng(0).random((5, 16))
     >>> memorization_rate(X, X), memorization_rate(X, X, rule="ratio")
     (1.0, 1.0)
     """
-    if rule not in ("cosine", "ratio"):
-        raise ValueError(f"rule must be 'cosine' or 'ratio'; got {rule!r}.")
     if threshold is None:
         threshold = 0.95 if rule == "cosine" else 1.0 / 3.0
-    if isinstance(threshold, bool) or not isinstance(threshold, (numbers.Real, np.floating)) or not np.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number; got {threshold!r}.")
     if rule == "ratio" and not 0 < threshold <= 1:
         raise ValueError(f"the ratio rule's threshold must lie in (0, 1]; got {threshold}.")
     if remove_mean is None:
@@ -220,8 +292,30 @@ def _centred(rows, remove_mean: bool) -> np.ndarray:
     return rows - rows.mean(axis=1, keepdims=True) if remove_mean else rows
 
 
+@validate_params({"values": ["array-like"]}, prefer_skip_nested_validation=True)
 def summarize(values) -> dict:
-    """NaN-aware summary of a similarity array: median, quartiles, mean and the NaN count."""
+    """NaN-aware summary of a similarity array: median, quartiles, mean and the NaN count.
+
+    Parameters
+    ----------
+    values : array-like
+        Any shape; flattened. NaN and infinite values are left out of the statistics and counted.
+
+    Returns
+    -------
+    summary : dict
+        ``median``, ``q25``, ``q75``, ``mean`` (NaN when no value is finite), ``n`` and ``n_nan``.
+
+    See Also
+    --------
+    score_generalization : Returns these statistics for two models' same-noise samples.
+
+    Examples
+    --------
+    >>> from gahb.metrics import summarize
+    >>> summarize([0.2, 0.4, float("nan"), 0.9])
+    {'median': 0.4, 'q25': 0.30000000000000004, 'q75': 0.65, 'mean': 0.5, 'n': 4, 'n_nan': 1}
+    """
     v = np.asarray(values, dtype=np.float64).ravel()
     fin = v[np.isfinite(v)]
     if fin.size == 0:
@@ -232,16 +326,41 @@ def summarize(values) -> dict:
     return {"median": med, "q25": q25, "q75": q75, "mean": mean, "n": int(v.size), "n_nan": int(v.size - fin.size)}
 
 
+@validate_params({"X1": ["array-like"], "X2": ["array-like"], "remove_mean": BOOLEAN, "chunk_size": CHUNK_SIZE},
+                 prefer_skip_nested_validation=True)
 def data_baseline(X1, X2, *, remove_mean: bool = True, chunk_size: int = _DEFAULT_CHUNK):
     """Nearest similarity of each image of ``X1`` to the images of ``X2`` (paper Fig. 6, data-vs-data).
 
     How close two disjoint training sets already are: a model similarity at this level is no evidence
     of copying.
 
+    Parameters
+    ----------
+    X1, X2 : array-like of shape (n1, n_features) and (n2, n_features)
+        Two training sets (e.g. the A and B sets of one size).
+    remove_mean : bool, default=True
+        Compare mean-removed images (Pearson correlation).
+    chunk_size : int, default=4096
+        See :func:`nearest_neighbors`.
+
     Returns
     -------
     result : Bunch
         ``similarity`` (per image of X1), ``index`` (its nearest in X2) and :func:`summarize` statistics.
+
+    See Also
+    --------
+    nearest_similarity : The per-image values without the summary.
+    gahb.datasets.remove_near_duplicates : Drops pairs above a threshold before the sets are split.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gahb.metrics import data_baseline
+    >>> rng = np.random.default_rng(0)
+    >>> res = data_baseline(rng.random((50, 64)), rng.random((50, 64)))
+    >>> bool(res.median < 0.5), res.n
+    (True, 50)
     """
     sim, idx = nearest_similarity(X1, X2, remove_mean=remove_mean, chunk_size=chunk_size)
     return Bunch(similarity=sim, index=idx, **summarize(sim))

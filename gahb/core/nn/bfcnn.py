@@ -1,4 +1,4 @@
-"""BF-CNN (Mohan et al. 2020, SPEC §3.2): a bias-free DnCNN that predicts the noise."""
+"""BF-CNN (Mohan et al. 2020), the paper's second architecture: a bias-free DnCNN that predicts the noise."""
 
 from __future__ import annotations
 
@@ -14,6 +14,18 @@ class BFCNN(nn.Module):
     """``n_layers`` 3×3 bias-free convs; ReLU after the first, conv + BN + ReLU in between, linear last.
 
     21 layers of 64 channels on one channel have 702,784 parameters. No downsampling, so any H×W works.
+
+    See Also
+    --------
+    UNet : The paper's main architecture.
+    Denoiser : Turns the noise prediction into a denoiser.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = BFCNN(width=8, n_layers=5)
+    >>> net(torch.zeros(2, 1, 12, 10)).shape
+    torch.Size([2, 1, 12, 10])
     """
 
     def __init__(self, in_channels: int = 1, width: int = 64, n_layers: int = 21):

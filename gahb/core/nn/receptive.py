@@ -49,6 +49,15 @@ def receptive_radius(module: nn.Module) -> int | None:
     Exact for gahb's networks (``BFCNN``: one pixel per conv; ``UNet``: from its structure; ``Denoiser``: its
     ``net``); ``None`` for any other module. Rows of J(y) are zero outside this window, which lets
     ``gahb.core.jacobian.full_jacobian`` compute many rows with one vector-Jacobian product.
+
+    See Also
+    --------
+    gahb.core.jacobian.full_jacobian : Uses it to compress the dense Jacobian.
+
+    Examples
+    --------
+    >>> receptive_radius(UNet(n_blocks=3)), receptive_radius(BFCNN(n_layers=21))
+    (51, 21)
     """
     if isinstance(module, Denoiser):
         return receptive_radius(module.net)

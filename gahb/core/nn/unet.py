@@ -1,4 +1,4 @@
-"""The paper's bias-free UNet (SPEC §3.1): predicts the noise; the denoiser is y − net(y)."""
+"""The paper's bias-free UNet (§2.2, Table 1): predicts the noise; the denoiser is y − net(y)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,18 @@ class UNet(nn.Module):
 
     Width 64 with 1/2/3/4 blocks has 366,080 / 1,825,024 / 7,659,264 / 30,993,152 parameters (Table 1).
     Inputs of any H×W are padded (replicate) to a multiple of 2**n_blocks and cropped back.
+
+    See Also
+    --------
+    BFCNN : The paper's second architecture.
+    receptive_radius : How far an output pixel sees.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = UNet(width=4, n_blocks=2)
+    >>> net(torch.zeros(1, 1, 12, 12)).shape
+    torch.Size([1, 1, 12, 12])
     """
 
     def __init__(self, in_channels: int = 1, width: int = 64, n_blocks: int = 3):
