@@ -100,3 +100,26 @@ def test_user_data_untouched_and_unfitted_until_fit():
     np.testing.assert_array_equal(X, copy)
     assert a.network_.training is False and a.device_ == torch.device("cpu")
     assert len(a.loss_curve_) == 3 and np.all(np.isfinite(a.loss_curve_))
+
+
+class _TinyNet(torch.nn.Module):
+    """A user's own bias-free network (no biases, ReLU): fit_vectorized stacks it like the built-in ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv2d(1, 6, 3, padding=1, bias=False)
+        self.b = torch.nn.Conv2d(6, 1, 3, padding=1, bias=False)
+
+    def forward(self, y):
+        return self.b(torch.relu(self.a(y)))
+
+
+@pytest.mark.parametrize("architecture", [_TinyNet, _TinyNet()])
+def test_custom_module_architecture(architecture):
+    rng = np.random.default_rng(2)
+    Xs = [rng.random((n, 64)) for n in (2, 9)]
+    single = [_est(s, architecture=architecture).fit(X) for s, X in zip((0, 1), Xs)]
+    joint = fit_vectorized([_est(s, architecture=architecture) for s in (0, 1)], Xs)
+    for a, b in zip(joint, single):
+        for key, w in b.network_.state_dict().items():
+            assert _rel(a.network_.state_dict()[key], w) <= 1e-5, key

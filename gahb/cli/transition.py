@@ -27,16 +27,18 @@ from gahb.cli._data import add_data_arguments, check_data_source, load_pool
 
 # Measured defaults (docs/transition.md): the whole sweep took 8 min 8 s on 2 idle CPU cores (2026-11-27),
 # memorization 1.0 at N = 1, A-vs-B median 0.971 at N = 10^4 (chance 0.06), PSNR gap 25.7 -> 0.16 dB.
-DEFAULTS = dict(image_size=12, sizes="1,10,100,1000,10000", width=16, n_blocks=2, n_layers=21, steps=3000,
-                batch_size=64, n_samples=64, h0=0.01, max_sample_steps=1000, n_psnr_images=300)
+DEFAULTS = dict(image_size=12, sizes="1,10,100,1000,10000", width=16, n_blocks=2, n_layers=21, steps=1400,
+                batch_size=64, learning_rate=2e-3, lr_schedule="cosine", n_samples=64, beta=0.5, h0=0.01,
+                max_sample_steps=1000, n_psnr_images=300)
 # A tiny configuration that runs in well under a minute: checks the plumbing, shows no transition.
 # Options given explicitly on the command line win over it.
 QUICK = dict(image_size=8, sizes="1,4,16", width=8, n_blocks=2, steps=60, batch_size=16, n_samples=6,
-             n_psnr_images=16, max_sample_steps=60, h0=0.05)
+             n_psnr_images=16, max_sample_steps=60, h0=0.05, beta=1.0)
 
 # estimator parameter -> option, so a bad value is reported under the name the user typed
 OPTIONS = {"architecture": "--architecture", "width": "--width", "n_blocks": "--n-blocks", "n_layers": "--n-layers",
-           "max_iter": "--steps", "batch_size": "--batch-size", "learning_rate": "--learning-rate", "h0": "--h0",
+           "max_iter": "--steps", "batch_size": "--batch-size", "learning_rate": "--learning-rate",
+           "lr_schedule": "--lr-schedule", "h0": "--h0",
            "beta": "--beta", "sigma_final": "--sigma-final", "max_sample_steps": "--max-sample-steps",
            "image_shape": "--image-size", "device": "--device"}
 
@@ -55,9 +57,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=positive_int, default=None,
                         help=f"optimizer steps per model, the same for every N [{d['steps']}]")
     parser.add_argument("--batch-size", type=positive_int, default=None, help=f"images per step [{d['batch_size']}]")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--learning-rate", type=float, default=None, help=f"Adam learning rate [{d['learning_rate']}]")
+    parser.add_argument("--lr-schedule", choices=("cosine", "halving", "constant"), default=None,
+                        help=f"learning-rate schedule (the paper: halving) [{d['lr_schedule']}]")
     parser.add_argument("--n-samples", type=positive_int, default=None, help=f"samples per model [{d['n_samples']}]")
-    parser.add_argument("--beta", type=float, default=1.0, help="sampler beta (the paper: 0.1; 1 is deterministic)")
+    parser.add_argument("--beta", type=float, default=None,
+                        help=f"sampler beta (the paper: 0.1; 1 is deterministic) [{d['beta']}]")
     parser.add_argument("--h0", type=float, default=None, help=f"sampler initial step [{d['h0']}]")
     parser.add_argument("--sigma-final", type=float, default=0.05, help="sampler stopping noise level")
     parser.add_argument("--max-sample-steps", type=positive_int, default=None,
@@ -107,6 +112,7 @@ def _resolve(args):
         est = DiffusionDenoiser(architecture=args.architecture, width=args.width, n_blocks=args.n_blocks,
                                 n_layers=args.n_layers, image_shape=(args.image_size, args.image_size),
                                 max_iter=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                                lr_schedule=args.lr_schedule,
                                 h0=args.h0, beta=args.beta, sigma_final=args.sigma_final,
                                 max_sample_steps=args.max_sample_steps, device=args.device, random_state=args.seed)
         est._validate_params()
@@ -168,7 +174,8 @@ def run(args) -> int:
         f"- sizes N: {', '.join(map(str, sizes))}\n"
         f"- model: bias-free {cfg['architecture']}, width {cfg['width']}, "
         + (f"{cfg['n_blocks']} levels" if cfg["architecture"] == "unet" else f"{cfg['n_layers']} layers")
-        + f"; {cfg['steps']} Adam steps of batch {cfg['batch_size']} for every N, lr {cfg['learning_rate']}\n"
+        + f"; {cfg['steps']} Adam steps of batch {cfg['batch_size']} for every N, lr {cfg['learning_rate']} "
+        f"({cfg['lr_schedule']} schedule)\n"
         f"- sampler: h0 = {cfg['h0']}, beta = {cfg['beta']}, sigma_final = {cfg['sigma_final']}, "
         f"{cfg['n_samples']} samples per model, seed {cfg['seed']}\n"
         f"- command: `gahb transition {' '.join(sys.argv[2:]) if len(sys.argv) > 2 else ''}`".rstrip()
