@@ -67,17 +67,19 @@ class GroupedUNet(nn.Module):
                                                     nn.ReLU(inplace=True), _GroupedConv(m, ch[0], 1))] +
                                      [_grouped_block(m, 2 * ch[b], ch[b]) for b in range(1, n_blocks)])
 
+    def _cat(self, u, s):
+        """Concatenate per model: (n, m, c, h, w) along c, so each group sees only its own model's channels."""
+        n, _, h, w = u.shape
+        return torch.cat([u.view(n, self.m, -1, h, w), s.view(n, self.m, -1, h, w)], 2).view(n, -1, h, w)
+
     def forward(self, x):
         skips = []
         for block in self.encoder:
-            x = block(x)
-            skips.append(x)
-            x = F.avg_pool2d(x, 2)
+            skips.append(block(x))
+            x = F.avg_pool2d(skips[-1], 2)
         x = self.mid(x)
         for b in reversed(range(self.n_blocks)):
-            u, s = self.up[b](x), skips[b]
-            n, _, h, w = u.shape  # concatenate per model: (n, m, c, h, w) along c
-            x = self.decoder[b](torch.cat([u.view(n, self.m, -1, h, w), s.view(n, self.m, -1, h, w)], 2).view(n, -1, h, w))
+            x = self.decoder[b](self._cat(self.up[b](x), skips[b]))
         return x
 
 

@@ -30,6 +30,7 @@ from gahb.metrics import (
     summarize,
 )
 from gahb.metrics._denoising import check_sigmas
+from gahb.metrics._similarity import mismatched_similarity
 
 __all__ = ["generalization_curve", "GeneralizationCurve"]
 
@@ -326,7 +327,7 @@ def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
         d[f"samples_{role}"] = s
     d["cross_similarity"] = paired_cosine_similarity(sA, sB, remove_mean=remove_mean)
     d["cross_similarity_raw"] = paired_cosine_similarity(sA, sB, remove_mean=False)
-    d["chance_similarity"] = (paired_cosine_similarity(sA, np.roll(sB, -1, axis=0), remove_mean=remove_mean)
+    d["chance_similarity"] = (mismatched_similarity(sA, sB, remove_mean=remove_mean)
                               if sA.shape[0] > 1 else np.full(1, np.nan))
     d["data_baseline_similarity"] = data_baseline(X_A, X_B, remove_mean=remove_mean).similarity
     for role, out in (("A", out_A), ("B", out_B)):
@@ -432,7 +433,7 @@ class GeneralizationCurve:
         cosine >= threshold), ``mem_ratio_A/B`` (the 1/3 distance-ratio rule, NaN at N = 1);
         ``nearest_median`` (median nearest-training similarity, both models pooled); ``cross_median``,
         ``cross_q25``, ``cross_q75`` (model A vs model B, same noise), ``cross_raw_median`` (without mean
-        removal); ``chance_median`` (A_i vs B_{i+1}); ``data_baseline_median`` (each image of A_N to its
+        removal); ``chance_median`` (A_i vs B_j, every j != i); ``data_baseline_median`` (each image of A_N to its
         nearest in B_N); ``psnr_gap`` (Delta(N) in dB, mean over the noise grid and both models);
         ``n_nan_samples``; sampler statistics; ``fit_seconds``.
         """
@@ -585,7 +586,7 @@ class GeneralizationCurve:
             + f"; `mem_*` = fraction of {self.n_samples} samples copying a training image of their own model "
             f"(cosine >= {self.threshold}, or L2 distance to the nearest < 1/3 of that to the 2nd nearest); "
             "`cross` = model A's sample i against model B's sample i (same noise); `chance` = A_i against "
-            "B_(i+1); `data_baseline` = each image of A_N against its nearest in B_N; `psnr_gap` = mean over "
+            "B_j for every j != i (different noise); `data_baseline` = each image of A_N against its nearest in B_N; `psnr_gap` = mean over "
             "the noise grid of train minus held-out output PSNR; `fit_seconds` = wall time of the two fits "
             "(training, sampling, PSNR curves), `cpu_seconds` = their CPU time."
         )
