@@ -27,8 +27,8 @@ from gahb.cli._data import add_data_arguments, check_data_source, load_pool
 
 # Measured defaults (docs/transition.md): the whole sweep took 8 min 8 s on 2 idle CPU cores (2026-11-27),
 # memorization 1.0 at N = 1, A-vs-B median 0.971 at N = 10^4 (chance 0.06), PSNR gap 25.7 -> 0.16 dB.
-DEFAULTS = dict(image_size=12, sizes="1,10,100,1000,10000", width=16, n_blocks=2, n_layers=21, steps=1400,
-                batch_size=64, learning_rate=2e-3, lr_schedule="cosine", n_samples=64, beta=0.5, h0=0.01,
+DEFAULTS = dict(image_size=12, sizes="1,10,100,1000,10000", width=16, n_blocks=2, n_layers=21, steps=2000,
+                batch_size=32, learning_rate=2e-3, lr_schedule="cosine", n_samples=64, beta=0.5, h0=0.01,
                 max_sample_steps=1000, n_psnr_images=300)
 # A tiny configuration that runs in well under a minute: checks the plumbing, shows no transition.
 # Options given explicitly on the command line win over it.
