@@ -1,7 +1,7 @@
 """Sweep throughput: models trained per hour, vectorized (one network for all models) vs one fit per model.
 
 The default transition sweep trains 10 copies of one small bias-free UNet (width 16, 2 levels, batch 32,
-1800 steps), one per training set. Three ways to train them are timed side by side in one run, alternating so that machine
+2000 steps), one per training set. Three ways to train them are timed side by side in one run, alternating so that machine
 noise hits all alike (medians over ``--repeats``):
 
 - ``one fit per model``: ``DiffusionDenoiser.fit`` for each model in turn (what ``vectorize=False`` runs);
@@ -161,7 +161,7 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=20, help="S: runs of 2S and S steps per model are timed")
-    p.add_argument("--max-iter", type=int, default=1800, help="steps per model of the sweep (for models/hour)")
+    p.add_argument("--max-iter", type=int, default=2000, help="steps per model of the sweep (for models/hour)")
     p.add_argument("--batch-size", type=int, default=BATCH)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
