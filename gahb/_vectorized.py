@@ -9,7 +9,9 @@ from sklearn.utils.validation import validate_data
 
 from gahb._checks import resolve_image_shape, resolve_seed
 from gahb._networks import check_architecture, warn_if_not_bias_free
-from gahb._utils import image_rows, resolve_device, to_images
+from gahb._utils import image_rows, resolve_device
+from gahb.core.batches import Batches, fits_on_device, host_images
+from gahb.core.training import TrainConfig
 from gahb.core.vectorized import train_stacked
 
 __all__ = ["fit_vectorized"]
@@ -100,6 +102,7 @@ def fit_vectorized(estimators, Xs):
     _check_same_settings(estimators)
     first = estimators[0]
     first._validate_params()
+    _check_supported(first)
     first._check_sigma_order()
     check_architecture(first.architecture)
     rows = []
@@ -115,23 +118,42 @@ def fit_vectorized(estimators, Xs):
     probes = []
     for est, (X, shape), seed in zip(estimators, rows, seeds):  # each network exactly as its own fit builds it
         est.image_shape_, est.device_ = shape, device
-        est.train_mean_ = X.mean(axis=0).astype(np.float64)
+        est.train_mean_ = np.asarray(X.mean(axis=0), dtype=np.float64)
         probes.append(est._init_network(seed))
-    losses = train_stacked(
-        [est.network_ for est in estimators], [to_images(X, shape, device) for X, shape in rows], seeds,
-        max_iter=first.max_iter, batch_size=first.batch_size, learning_rate=first.learning_rate,
-        lr_schedule=first.lr_schedule, sigma_max=first.sigma_max, noise_distribution=first.noise_distribution,
-        device=device,
-    )
-    bad = ~torch.isfinite(losses)
-    if bad.any():
-        step, m = (int(i) for i in bad.nonzero()[0])
-        raise FloatingPointError(f"training loss of model {m} became {float(losses[step, m])} at step {step}; "
-                                 "lower learning_rate or check its X.")
-    for m, (est, probe) in enumerate(zip(estimators, probes)):
-        est.loss_curve_ = losses[:, m].tolist()
-        est.n_iter_ = first.max_iter
+    config = TrainConfig(max_iter=first.max_iter, batch_size=first.batch_size, learning_rate=first.learning_rate,
+                         lr_schedule=first.lr_schedule, sigma_max=first.sigma_max,
+                         noise_distribution=first.noise_distribution, rescale=first.rescale,
+                         log_every=first.log_every)
+    data = [Batches(host_images(X, shape), device, on_device=fits_on_device(X.size * 4, device)) for X, shape in rows]
+    curves = train_stacked([est.network_ for est in estimators], data, seeds, config, device)
+    for est, probe, curve in zip(estimators, probes, curves):
+        est.loss_curve_, est.n_iter_, est.validation_scores_ = curve, first.max_iter, None
         est.network_.eval()
         if probe is not None:  # a custom module: the bias-free check of DiffusionDenoiser.fit
             warn_if_not_bias_free(est.network_, probe, "after training")
     return estimators
+
+
+# settings of a single fit that the joint training does not offer: (parameter, the value it supports)
+_SINGLE_FIT_ONLY = (("precision", "fp32"), ("validation_fraction", None), ("channels_last", False),
+                    ("compile", False), ("checkpoint_dir", None), ("warm_start", False))
+
+
+def unsupported(est) -> str | None:
+    """Why ``est`` cannot be trained by :func:`fit_vectorized` (a sentence), or None when it can."""
+    from gahb.core.distributed import World
+
+    for name, supported in _SINGLE_FIT_ONLY:
+        if getattr(est, name) != supported:
+            return (f"fit_vectorized trains with {name}={supported!r} only (got {name}={getattr(est, name)!r}); "
+                    "fit these models one by one (vectorize=False in a sweep).")
+    if World().active:
+        return ("fit_vectorized runs in one process; inside a torch.distributed process group, fit the models one "
+                "by one.")
+    return None
+
+
+def _check_supported(est) -> None:
+    reason = unsupported(est)
+    if reason is not None:
+        raise ValueError(reason)

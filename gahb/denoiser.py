@@ -6,7 +6,6 @@ import copy
 import json
 import numbers
 import os
-import warnings
 
 import numpy as np
 import torch
@@ -14,13 +13,11 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from gahb._checks import resolve_image_shape, resolve_seed
 from gahb._networks import build_module, check_architecture, check_output_shape, warn_if_not_bias_free
 from gahb._sampling import SAMPLER_PARAMETER_CONSTRAINTS, SamplingMixin
 from gahb._utils import image_rows, psnr, resolve_device, to_images, to_rows
 from gahb.core.nn import Denoiser, init_weights_
 from gahb.core.random import torch_generator
-from gahb.core.training import lr_factor, sample_sigma, train_step
 
 __all__ = ["DiffusionDenoiser"]
 
@@ -73,6 +70,10 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     noise_distribution : {"quadratic", "uniform"}, default="quadratic"
         ``quadratic``: σ = σ_max·u² with u ~ U(0, 1) (the paper's code; over-samples small noise).
         ``uniform``: σ = σ_max·u.
+    rescale : {None, "uniform"}, default=None
+        ``"uniform"`` multiplies each clean training image by its own a ~ U(0, 1) before the noise is added
+        (the paper's positive intensity rescaling, App. C.2, Fig. 19): one image then trains the denoiser on
+        the whole ray {a·x}. ``None`` trains on the images as given.
     score_sigma : float, default=0.1
         Noise level at which :meth:`score` measures denoising PSNR.
     h0, beta, sigma_0, sigma_final, max_sample_steps, sample_init
@@ -83,9 +84,30 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch selection and training noise (and the noise of :meth:`score`).
         The same integer gives the same weights on the same device. Global RNGs are never touched.
+        Streams of seed s: weights from ``s``, batch indices from ``s + 1`` (CPU), noise from ``s + 2`` (the
+        device), the held-out split from ``numpy.random.default_rng(s + 3)``, held-out noise from ``s + 4``;
+        under ``torch.distributed`` see the scale guide.
     verbose : int, default=0
-        ``> 0`` shows progress bars: training steps with the running loss in :meth:`fit`, finished
-        samples in :meth:`sample` and :meth:`reconstruct`.
+        ``> 0`` shows progress bars: training steps with the running loss and images/s in :meth:`fit`,
+        finished samples in :meth:`sample` and :meth:`reconstruct`.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Training arithmetic: autocast in bfloat16, or in float16 with gradient scaling. Weights, Adam and
+        evaluation stay float32 (the trained network stays exactly homogeneous).
+    log_every : int, default=50
+        Steps per logged window: the loss is summed on the device and read back once per window (no sync
+        per step); non-finite losses are detected and the held-out loss computed then.
+    validation_fraction : float in (0, 1) or None, default=None
+        Share of X held out (drawn with the seed) for ``validation_scores_``; or pass ``fit(X, X_val=...)``.
+    channels_last, compile : bool, default=False
+        Channels-last memory layout; training through ``torch.compile`` (a string names its backend).
+    checkpoint_dir : str, path-like or None, default=None
+        Folder for checkpoints (safetensors + JSON, written atomically, the newest two kept): at the end, on
+        Ctrl-C and every ``checkpoint_every`` steps (an int, or None for none in between).
+    checkpoint_every : int or None, default=None
+        Steps between checkpoints (used only with ``checkpoint_dir``).
+    warm_start : bool, default=False
+        Continue an earlier ``fit`` or a checkpoint opened with :meth:`load` to ``max_iter`` steps in total,
+        with the schedule of the whole run (bitwise the uninterrupted run, same device, fp32).
 
     Attributes
     ----------
@@ -100,7 +122,10 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
     train_mean_ : ndarray of shape (n_features,)
         Mean training image (the sampler's default initial mean).
     loss_curve_ : list of float
-        Training loss at every step.
+        Mean training loss of each logged window of ``log_every`` steps (the last may be shorter).
+    validation_scores_ : list of float or None
+        Held-out loss (eval mode, fixed noise) at the end of each window: lower is better, and its gap to
+        ``loss_curve_`` is the memorization signal. None without a held-out set.
     n_iter_ : int
         Optimizer steps taken (less than ``max_iter`` if training was interrupted with Ctrl-C).
     n_features_in_ : int
@@ -157,9 +182,18 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         "lr_schedule": [StrOptions({"halving", "cosine", "constant"})],
         "sigma_max": [Interval(numbers.Real, 0, None, closed="neither")],
         "noise_distribution": [StrOptions({"quadratic", "uniform"})],
+        "rescale": [None, StrOptions({"uniform"})],
         "score_sigma": [Interval(numbers.Real, 0, None, closed="neither")],
         **SAMPLER_PARAMETER_CONSTRAINTS,
         "random_state": ["random_state"],
+        "precision": [StrOptions({"fp32", "bf16", "fp16"})],
+        "log_every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "validation_fraction": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "channels_last": ["boolean"],
+        "compile": ["boolean", str],
+        "checkpoint_dir": [None, str, os.PathLike],
+        "checkpoint_every": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -175,6 +209,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         lr_schedule="halving",
         sigma_max=1.0,
         noise_distribution="quadratic",
+        rescale=None,
         score_sigma=0.1,
         h0=0.01,
         beta=0.1,
@@ -185,6 +220,14 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         device="auto",
         random_state=None,
         verbose=0,
+        precision="fp32",
+        log_every=50,
+        validation_fraction=None,
+        channels_last=False,
+        compile=False,
+        checkpoint_dir=None,
+        checkpoint_every=None,
+        warm_start=False,
     ):
         self.architecture = architecture
         self.width = width
@@ -197,6 +240,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         self.lr_schedule = lr_schedule
         self.sigma_max = sigma_max
         self.noise_distribution = noise_distribution
+        self.rescale = rescale
         self.score_sigma = score_sigma
         self.h0 = h0
         self.beta = beta
@@ -207,20 +251,33 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.precision = precision
+        self.log_every = log_every
+        self.validation_fraction = validation_fraction
+        self.channels_last = channels_last
+        self.compile = compile
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, X_val=None):
         """Train the denoiser on clean images ``X``, values in [0, 1].
 
-        Interrupting with Ctrl-C stops training early and keeps a usable model (``n_iter_`` tells how far it got).
+        Ctrl-C stops training after the current step, writes a checkpoint (with ``checkpoint_dir``) and
+        keeps a usable model (``n_iter_`` tells how far it got). Inside an initialized ``torch.distributed``
+        process group (as ``torchrun`` sets up) every process calls ``fit`` and training is data-parallel.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
-            Clean training images, one per row, or as images (see ``image_shape``).
+            Clean training images, one per row, or as images (see ``image_shape``). Never modified; a
+            float32 array or ``np.memmap`` is read in place (batches are gathered from it, never copied whole).
         y : None
             Ignored.
+        X_val : array-like of shape (n_val, n_features) or image-shaped, default=None
+            Held-out images for ``validation_scores_`` (instead of ``validation_fraction``).
 
         Returns
         -------
@@ -246,23 +303,9 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         >>> den.n_iter_, den.image_shape_, den.n_features_in_
         (10, (1, 8, 8), 64)
         """
-        X, array_shape = image_rows(X, self.image_shape)
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        image_shape = array_shape or resolve_image_shape(self.image_shape, X.shape[1])
-        device = resolve_device(self.device)
-        self._check_sigma_order()
-        check_architecture(self.architecture)
+        from gahb._training import fit_denoiser
 
-        seed = resolve_seed(self.random_state)
-        self.image_shape_, self.device_ = image_shape, device
-        self.train_mean_ = X.mean(axis=0).astype(np.float64)
-        probe = self._init_network(seed)
-        data = to_images(X, image_shape, device)
-        self.loss_curve_, self.n_iter_ = [], 0
-        self._train(data, seed)
-        if probe is not None:  # a bias initialised to zero only shows after training
-            warn_if_not_bias_free(self.network_, probe, "after training")
-        return self
+        return fit_denoiser(self, X, X_val)
 
     def _build_network(self, seed: int | None = None) -> torch.nn.Module:
         return build_module(self.architecture, self.image_shape_[0], self.width, self.n_blocks, self.n_layers, seed)
@@ -282,48 +325,6 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
                 probe = None  # warned once
         self.denoiser_ = Denoiser(self.network_).eval()
         return probe
-
-    def _train(self, data: torch.Tensor, seed: int) -> None:
-        net, device = self.network_, self.device_
-        g_batch = torch_generator(seed + 1)  # batch indices on CPU: identical across devices
-        g_noise = torch_generator(seed + 2, device)
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
-        n = data.shape[0]
-        bar = None
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=self.max_iter, desc="training denoiser", unit="step", leave=False)
-        net.train()
-        try:
-            for step in range(self.max_iter):
-                for group in optimizer.param_groups:
-                    group["lr"] = self.learning_rate * lr_factor(step, self.max_iter, self.lr_schedule)
-                idx = torch.randint(n, (self.batch_size,), generator=g_batch).to(device)
-                sigma = sample_sigma(self.batch_size, self.sigma_max, self.noise_distribution, g_noise, device)
-                loss = train_step(net, optimizer, data[idx], sigma, g_noise)
-                if not np.isfinite(loss):
-                    raise FloatingPointError(
-                        f"training loss became {loss} at step {step}; lower learning_rate or check X."
-                    )
-                self.loss_curve_.append(loss)
-                self.n_iter_ = step + 1
-                if bar is not None:
-                    bar.update(1)
-                    if step % 20 == 0:
-                        bar.set_postfix(loss=f"{loss:.4g}")
-        except KeyboardInterrupt:
-            warnings.warn(
-                f"training interrupted after {self.n_iter_} of {self.max_iter} steps; the model is usable.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            if self.n_iter_ == 0:
-                raise
-        finally:
-            if bar is not None:
-                bar.close()
-            net.eval()
 
     # ---------------------------------------------------------------- inference
     def _check_X(self, X):
@@ -465,10 +466,17 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         check_is_fitted(self)
         from safetensors.torch import save_file
 
+        tensors, meta = self._payload()
+        save_file(tensors, os.fspath(path), metadata={"gahb": json.dumps(meta)})
+
+    def _payload(self) -> tuple[dict, dict]:
+        """The tensors and JSON metadata of a model file (a checkpoint adds the training state)."""
         arch = self.architecture
         params = {k: _plain(v) for k, v in self.get_params().items() if k != "architecture"}
         params["architecture"] = arch if isinstance(arch, str) else None
         params["device"] = str(params["device"])
+        if params.get("checkpoint_dir") is not None:
+            params["checkpoint_dir"] = os.fspath(params["checkpoint_dir"])
         if not isinstance(params["random_state"], (int, type(None))):
             params["random_state"] = None  # a RandomState instance cannot be stored; its draws are spent anyway
         meta = {
@@ -484,11 +492,16 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         tensors = {f"network.{k}": v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
         tensors["train_mean_"] = torch.as_tensor(self.train_mean_)
         tensors["loss_curve_"] = torch.as_tensor(np.asarray(self.loss_curve_, dtype=np.float64))
-        save_file(tensors, os.fspath(path), metadata={"gahb": json.dumps(meta)})
+        if getattr(self, "validation_scores_", None) is not None:
+            tensors["validation_scores_"] = torch.as_tensor(np.asarray(self.validation_scores_, dtype=np.float64))
+        return tensors, meta
 
     @classmethod
     def load(cls, path, device="auto", *, architecture=None) -> DiffusionDenoiser:
-        """Load a model written by :meth:`save`.
+        """Load a model written by :meth:`save`, or a training checkpoint.
+
+        A checkpoint (``checkpoint_dir``) also restores the training state: ``fit`` with ``warm_start=True``
+        continues that run to ``max_iter`` steps.
 
         Loading never unpickles: the file holds tensors and JSON. A model saved with a custom
         ``architecture`` therefore needs the same module (class or instance) passed again; its weights are
@@ -497,7 +510,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         Parameters
         ----------
         path : str or os.PathLike
-            A file written by :meth:`save`.
+            A file written by :meth:`save`, a checkpoint file, or a checkpoint folder (its newest checkpoint).
         device : str or torch.device, default="auto"
             Where to put the network (a GPU-trained model loads on a CPU machine).
         architecture : torch.nn.Module or torch.nn.Module subclass, default=None
@@ -520,24 +533,25 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
 
         Examples
         --------
-        See :meth:`save`.
+        A model file: see :meth:`save`. A checkpoint, resumed:
+
+        >>> import numpy as np, tempfile
+        >>> from gahb import DiffusionDenoiser
+        >>> X, folder = np.random.default_rng(0).uniform(size=(16, 64)), tempfile.mkdtemp()
+        >>> _ = DiffusionDenoiser(width=4, n_blocks=2, max_iter=6, image_shape=(8, 8), random_state=0,
+        ...                       checkpoint_dir=folder, checkpoint_every=3).fit(X)
+        >>> resumed = DiffusionDenoiser.load(folder + "/checkpoint-000000003.safetensors")
+        >>> resumed.n_iter_, resumed.set_params(warm_start=True, checkpoint_dir=None).fit(X).n_iter_
+        (3, 6)
         """
         if isinstance(architecture, str):
             raise TypeError("architecture= of load must be a torch.nn.Module or a torch.nn.Module subclass (a built-in "
                             "architecture is named in the file itself).")
         if architecture is not None:
             check_architecture(architecture)
-        from safetensors import safe_open
+        from gahb.core.checkpoint import read
 
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise ValueError(f"no such model file: {path!r}")
-        try:
-            with safe_open(path, framework="pt") as f:
-                meta = json.loads((f.metadata() or {})["gahb"])
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as exc:  # safetensors raises its own error types for malformed headers
-            raise ValueError(f"{path!r} is not a gahb model file (safetensors with gahb metadata): {exc}") from exc
+        path, meta, tensors = read(path)
         fmt = meta.get("format") if isinstance(meta, dict) else None
         if fmt != _FORMAT:
             raise ValueError(f"{path!r} was not written by DiffusionDenoiser.save (format {fmt!r}).")
@@ -562,8 +576,13 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
             est.device_ = resolve_device(device)
             est.train_mean_ = tensors.pop("train_mean_").numpy().astype(np.float64)
             est.loss_curve_ = tensors.pop("loss_curve_").tolist()
+            val = tensors.pop("validation_scores_", None)
+            est.validation_scores_ = None if val is None else val.tolist()
             weights = {k[len("network.") :]: v for k, v in tensors.items() if k.startswith("network.")}
             est._restore_network(weights)
+            if "training" in meta:
+                est._train_state = {"meta": meta["training"],
+                                    "tensors": {k[len("state.") :]: v for k, v in tensors.items() if k.startswith("state.")}}
         except (KeyError, TypeError, RuntimeError) as exc:
             raise ValueError(f"{path!r} is a damaged or incompatible gahb model file: {exc}") from exc
         return est

@@ -106,9 +106,9 @@ def test_save_needs_the_module_again_on_load(X, tmp_path):
 
 
 def test_wrong_modules_fail_before_training(X, monkeypatch):
-    import gahb.denoiser as denoiser_module
+    import gahb._training as training_module
 
-    monkeypatch.setattr(denoiser_module, "train_step", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(training_module, "train_loop", lambda *a, **k: pytest.fail("training started"))
     with pytest.raises(ValueError, match=r"same shape .* maps \(2, 1, 8, 8\) to \(2, 3, 8, 8\)"):
         DiffusionDenoiser(architecture=torch.nn.Conv2d(1, 3, 3, padding=1, bias=False), **FAST).fit(X)
     with pytest.raises(ValueError, match="failed on a batch of shape"):

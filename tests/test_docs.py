@@ -38,6 +38,7 @@ def test_docs_build_strict(tmp_path):
     shown = {tuple(r.split(".")[-2:]) for r in rendered}
     missing = [name for name in public_names() if tuple(name.split(".")[-2:]) not in shown]
     assert not missing, f"public objects missing from the API pages: {missing}"
+    _check_gallery(out)
     shutil.rmtree(out)
 
 
@@ -63,3 +64,32 @@ def public_names():
         names += [f"{mod}.{n}" for n in module.__all__ if callable(getattr(module, n))]
     assert "gahb.DiffusionDenoiser.sample" in names and "gahb.DiffusionDenoiser.reconstruct" in names
     return names
+
+
+def _check_gallery(out):
+    """One page per figure; a page's numbers are those of the run's committed report.json."""
+    import html
+    import json
+
+    from gahb.experiments.figures import FIGURES
+    from gahb.experiments.figures._gallery import _fmt
+
+    assert (out / "gallery" / "index.html").exists()
+    runs = 0
+    for n in FIGURES:
+        page = out / "gallery" / f"fig-{n:02d}" / "index.html"
+        text = html.unescape(page.read_text())
+        assert f"Figure {n}" in text and FIGURES[n].claim in text
+        report = os.path.join(ROOT, "docs", "gallery", f"fig-{n:02d}", "report.json")
+        if os.path.isfile(report):
+            runs += 1
+            data = json.load(open(report))
+            assert data["figure"]["scale"] == "cpu", "the gallery shows real runs, not --quick plumbing checks"
+            for row in data["figure"]["comparison"]:
+                assert _fmt(row["gahb"]) in text, (n, row)
+            for name in data["figures"]:
+                png = os.path.join(ROOT, "docs", "gallery", f"fig-{n:02d}", name)
+                if os.path.isfile(png):
+                    assert os.path.getsize(png) < 200_000, png
+                    assert (out / "gallery" / f"fig-{n:02d}" / name).exists()
+    return runs

@@ -100,3 +100,17 @@ def test_grid_search_over_training_size(rng):
     assert gs.best_estimator_.n_train_ in (2, 10)
     with pytest.raises(ValueError, match="n_train"):
         TrainingSubset(MemorizingDenoiser(), n_train=100).fit(X)
+
+
+def test_patch_size_is_checked_before_any_fit():
+    import numpy as np
+    import pytest
+
+    from gahb import DiffusionDenoiser
+    from gahb.experiments import generalization_curve
+
+    X = np.random.default_rng(0).random((8, 16))
+    est = DiffusionDenoiser(width=4, n_blocks=1, max_iter=1, image_shape=(4, 4))
+    for bad in (1, 5, 2.5):
+        with pytest.raises(ValueError, match="patch_size"):
+            generalization_curve(est, X, [2], image_shape=(4, 4), patch_size=bad, verbose=0)

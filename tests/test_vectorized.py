@@ -99,7 +99,7 @@ def test_user_data_untouched_and_unfitted_until_fit():
     a, b = fit_vectorized([_est(0, max_iter=3), _est(1, max_iter=3)], [X, X])
     np.testing.assert_array_equal(X, copy)
     assert a.network_.training is False and a.device_ == torch.device("cpu")
-    assert len(a.loss_curve_) == 3 and np.all(np.isfinite(a.loss_curve_))
+    assert len(a.loss_curve_) == 1 and np.all(np.isfinite(a.loss_curve_))  # one window of log_every=50
 
 
 class _TinyNet(torch.nn.Module):
@@ -123,3 +123,26 @@ def test_custom_module_architecture(architecture):
     for a, b in zip(joint, single):
         for key, w in b.network_.state_dict().items():
             assert _rel(a.network_.state_dict()[key], w) <= 1e-5, key
+
+
+def test_rescaled_training_draws_like_the_single_fit():
+    """rescale="uniform" (paper Fig. 19) draws its factors between sigma and the noise, in both loops."""
+    rng = np.random.default_rng(3)
+    Xs = [rng.random((n, 64)) for n in (3, 12)]
+    kw = dict(rescale="uniform", log_every=7)
+    single = [_est(s, **kw).fit(X) for s, X in zip((0, 1), Xs)]
+    joint = fit_vectorized([_est(s, **kw) for s in (0, 1)], Xs)
+    for a, b in zip(joint, single):
+        assert len(a.loss_curve_) == len(b.loss_curve_) == 3  # windows of 7, 7 and 6 steps
+        np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+        for key, w in b.network_.state_dict().items():
+            assert _rel(a.network_.state_dict()[key], w) <= 1e-5, key
+
+
+@pytest.mark.parametrize("setting", [dict(precision="bf16"), dict(validation_fraction=0.2),
+                                     dict(channels_last=True), dict(warm_start=True)])
+def test_single_fit_only_settings_refused(setting, monkeypatch):
+    _no_training(monkeypatch)
+    name = next(iter(setting))
+    with pytest.raises(ValueError, match=f"fit_vectorized trains with {name}="):
+        fit_vectorized([_est(0, **setting), _est(1, **setting)], [np.ones((4, 64))] * 2)

@@ -16,6 +16,8 @@ from gahb.cli._common import Parser, UsageError, debug_requested, remove_empty_c
 SUBCOMMANDS = {
     "transition": ("gahb.cli.transition", "memorization -> generalization sweep over training-set size N"),
     "optimality": ("gahb.cli.optimality", "GAHB optimality experiments: C-alpha slopes, disks, shuffled control"),
+    "fit": ("gahb.cli.fit", "train one denoiser (mixed precision, checkpoints, several GPUs) into a folder"),
+    "figure": ("gahb.cli.figure", "reproduce a figure of the paper (Figs 1-21) as a report; --list: the catalogue"),
 }
 
 
@@ -43,6 +45,7 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    args._argv = argv  # the command as typed (gahb fit --nproc relaunches it under torchrun)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except UsageError as exc:

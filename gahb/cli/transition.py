@@ -79,7 +79,7 @@ def add_arguments(parser) -> None:
                         help="a running Dask scheduler (tcp://host:8786) or Ray cluster (auto, ray://host:10001)")
     parser.add_argument("--vectorize", choices=("auto", "on", "off"), default="auto",
                         help="train the models of a sweep as one network (on: all A models, all B models); "
-                             "auto: on a GPU only")
+                             "auto: where that measured faster (a GPU; small models on the CPU)")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch threads of each fit (pinned: same bits on any engine and --jobs; "
                              "default: each worker's own)")

@@ -5,7 +5,11 @@ scikit-learn here. Arguments are assumed valid: the estimators (``gahb.Diffusion
 them once before calling in.
 
 - :mod:`gahb.core.nn`: bias-free BatchNorm, UNet, BF-CNN, ``build_network``, ``receptive_radius``
-- :mod:`gahb.core.training`: noise levels, learning-rate schedules, one optimisation step
+- :mod:`gahb.core.training`: noise levels, learning-rate schedules, the training loop (precision, no per-step sync)
+- :mod:`gahb.core.batches`: training images on the device or streamed from host memory / ``np.memmap``
+- :mod:`gahb.core.checkpoint`: training state as safetensors + JSON, atomic writes
+- :mod:`gahb.core.distributed`: data-parallel training inside a ``torch.distributed`` process group
+- :mod:`gahb.core.cost`: FLOPs, memory and measured step time of a network
 - :mod:`gahb.core.sampling`: the paper's stochastic sampler and ODE samplers, one signature
 - :mod:`gahb.core.jacobian`: dense and matrix-free Jacobians, Lanczos, Hutchinson
 - :mod:`gahb.core.operators`: measurement operators of linear inverse problems, ``solve_inverse``

@@ -16,7 +16,7 @@ from torch import nn
 
 from gahb._checks import check_image_shape
 
-__all__ = ["EmpiricalOptimalDenoiser", "empirical_posterior_mean"]
+__all__ = ["EmpiricalOptimalDenoiser", "empirical_posterior_mean", "SubspaceProjection"]
 
 
 def empirical_posterior_mean(y: torch.Tensor, X: torch.Tensor, sigma: torch.Tensor, chunk_size: int = 4096,
@@ -143,3 +143,34 @@ class EmpiricalOptimalDenoiser(nn.Module):
                 raise ValueError(f"sigma must be a scalar or have one value per image ({shape[0]}); got {sigma.numel()}.")
         out = empirical_posterior_mean(rows, self.X_train, sigma, self.chunk_size, self.X_sq)
         return out.to(y.dtype).to(y.device).reshape(shape)
+
+
+class SubspaceProjection(nn.Module):
+    """f(y) = U U^T y: the small-noise optimal denoiser of images on a linear subspace (paper App. C.2).
+
+    ``basis`` (k, d) holds orthonormal rows spanning the subspace (a ray through one image, the plane of the
+    sine cone): J = U U^T, k eigenvalues 1 and d - k eigenvalues 0, MSE = k sigma^2 per image.
+
+    See Also
+    --------
+    EmpiricalOptimalDenoiser : The optimum for a finite training set.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> x = np.ones(4) / 2.0                      # a ray through one 2 x 2 image
+    >>> f = SubspaceProjection(x[None], (2, 2))
+    >>> f(torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])).flatten().tolist()
+    [0.25, 0.25, 0.25, 0.25]
+    """
+
+    def __init__(self, basis, image_shape):
+        super().__init__()
+        U = torch.as_tensor(np.asarray(basis, dtype=np.float64))
+        self.image_shape = check_image_shape(image_shape)
+        self.register_buffer("U", U.reshape(U.shape[0], -1))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        U = self.U.to(y.dtype)
+        flat = y.reshape(y.shape[0], -1)
+        return ((flat @ U.T) @ U).reshape(y.shape)

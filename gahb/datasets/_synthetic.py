@@ -120,7 +120,9 @@ def make_c_alpha(n_samples=100, image_size=32, alpha=2.0, beta=None, blur=True, 
     alpha : float, default=2.0
         Contour regularity: exponent of the ``1/|k|^alpha`` filter.
     beta : float or None, default=None
-        Background regularity; ``None`` means ``beta = alpha`` as in the paper's code.
+        Background regularity; ``None`` means ``beta = alpha`` as in the paper's code. A different value
+        separates the two regularities (the paper's App. C.1, Fig. 17: contour alpha in {1.5, 2, 4},
+        backgrounds beta = 8).
     blur : bool, default=True
         Blur the binary mask with a 2x2 box ("blurredx2"), giving edges about 2 pixels wide.
     supersample : int, default=1

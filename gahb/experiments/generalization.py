@@ -26,6 +26,8 @@ from gahb.metrics import (
     memorization_rate,
     nearest_neighbors,
     paired_cosine_similarity,
+    patch_collage_images,
+    patch_nearest_neighbors,
     psnr_gap,
     summarize,
 )
@@ -70,6 +72,7 @@ _POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
         "n_jobs": [numbers.Integral, None],
         "verbose": ["verbose"],
         "keep_estimators": ["boolean"],
+        "patch_size": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "vectorize": [StrOptions({"auto"}), "boolean", Interval(numbers.Integral, 1, None, closed="left")],
         "threads_per_fit": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "cache_dir": [str, os.PathLike, None],
@@ -79,8 +82,8 @@ _POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
 def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_samples: int = 64, sample_random_state=0,
                          random_state=0, shuffle: bool = True, sigmas=None, n_psnr_images: int = 300,
                          threshold: float = 0.95, remove_mean: bool = True, epsilon: float = 0.1,
-                         n_jobs=None, verbose: int = 1, keep_estimators: bool = False, vectorize="auto",
-                         threads_per_fit=None, cache_dir=None):
+                         n_jobs=None, verbose: int = 1, keep_estimators: bool = False, patch_size=None,
+                         vectorize="auto", threads_per_fit=None, cache_dir=None):
     """Train two models on disjoint sets of each size N and measure memorization vs generalization.
 
     Parameters
@@ -127,13 +130,20 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         0 silent; 1 a progress bar (tqdm) on stderr; 2 also one line per finished fit.
     keep_estimators : bool, default=False
         Keep the fitted models in ``result.estimators_``.
+    patch_size : int or None, default=None
+        Side of the patches of the patch-level ("collage") memorization (paper Fig. 10,
+        :func:`gahb.metrics.patch_nearest_neighbors`); ``None`` uses half the image side (the paper's tool
+        on 40 x 40 images: four 20 x 20 patches). Skipped when ``image_shape`` is not given.
     vectorize : "auto", bool or int, default="auto"
         Train several models as one network (:func:`gahb.fit_vectorized`: each keeps its own data, initial
         weights, minibatches, noise and Adam state). ``True``: all models A in one network, all models B in
         another (two tasks); an int ``k``: at most ``k`` models per network; ``False``: one model per task.
         ``"auto"`` vectorizes a :class:`gahb.DiffusionDenoiser` on a GPU (where one small model leaves the
-        GPU mostly idle) and not on the CPU (where it measured no faster; see the sweeps section of the
-        scale guide). The grouping never depends on ``n_jobs``, so the results do not either.
+        GPU mostly idle) and, on the CPU, where it measured faster: below 0.4 GFLOP of training per model
+        and step (:func:`gahb.core.cost.training_flops`; 8 x 8 images at width 16, not the 12 x 12 default;
+        see the sweeps section of the scale guide). Settings only a single fit offers (``precision``,
+        ``validation_fraction``, checkpoints, ...) turn it off. The grouping never depends on ``n_jobs``, so
+        the results do not either.
     threads_per_fit : int, default=None
         Torch threads of each fit (or group), set inside its worker and restored afterwards. The thread
         count changes the order of float sums, so pinning it makes a sweep give the same bits on any engine
@@ -202,7 +212,10 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         image_shape = resolve_image_shape(image_shape, X.shape[1])
     # checked here, before any fit, not inside the workers after training
     sigmas = PAPER_SIGMAS if sigmas is None else check_sigmas(sigmas, allow_empty=True)
-    per_group = _models_per_group(vectorize, estimator, len(sizes))
+    if patch_size is not None and (image_shape is None or patch_size > min(image_shape[1:])):
+        raise ValueError(f"patch_size must be an integer from 2 to the image side (and needs image_shape); "
+                         f"got {patch_size!r}.")
+    per_group = _models_per_group(vectorize, estimator, len(sizes), X.shape[1])
     params = estimator.get_params() if hasattr(estimator, "get_params") else {}
     int_seed = _is_int(params.get("random_state"))
     if cache_dir is not None:
@@ -264,8 +277,12 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
             bar.close()
     wall = time.perf_counter() - t0
 
+    patch = None
+    if image_shape is not None:
+        patch = dict(image_shape=image_shape, patch_size=int(patch_size or max(2, min(image_shape[1:]) // 2)),
+                     threshold=threshold, remove_mean=remove_mean)
     per_size = [_score_size(int(n), block_A[:n], block_B[:n], outputs[(int(n), "A")], outputs[(int(n), "B")],
-                            threshold, remove_mean) for n in sizes]
+                            threshold, remove_mean, patch) for n in sizes]
     res = GeneralizationCurve(sizes=sizes.tolist(), per_size=per_size, image_shape=image_shape,
                               sigmas=np.asarray(sigmas), epsilon=epsilon, threshold=threshold,
                               remove_mean=remove_mean, wall_seconds=wall, n_samples=int(n_samples))
@@ -282,26 +299,46 @@ def _is_int(value) -> bool:
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
 
 
-def _models_per_group(vectorize, estimator, n_sizes) -> int:
+# Where one network of many models trains faster than one model at a time on the CPU (bench_sweep.py, one
+# thread per worker, 10 models of width 16, batch 32): 1.43x at 0.27 GFLOP per model and step (8 x 8 images),
+# 0.97x at 0.61 GFLOP (12 x 12), 0.87x at 1.08 GFLOP (16 x 16). On a GPU one small model leaves it mostly idle.
+_CPU_VECTORIZE_FLOPS = 0.4e9
+
+
+def _models_per_group(vectorize, estimator, n_sizes, n_features) -> int:
     """How many models one network trains: 1 (no vectorization), ``n_sizes`` (all A, all B) or ``k``."""
+    from gahb._vectorized import unsupported
     from gahb.denoiser import DiffusionDenoiser
 
-    if isinstance(vectorize, str):
-        if vectorize != "auto":
-            raise ValueError(f"vectorize must be 'auto', a bool or a positive int; got {vectorize!r}.")
-        if not isinstance(estimator, DiffusionDenoiser):
+    if isinstance(vectorize, str):  # "auto"
+        if not isinstance(estimator, DiffusionDenoiser) or unsupported(estimator) is not None:
             return 1
-        import torch
-
-        device = str(estimator.get_params()["device"])
-        on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-        return n_sizes if on_gpu else 1
+        return n_sizes if _vectorizing_pays(estimator, n_features) else 1
     is_bool = isinstance(vectorize, (bool, np.bool_))
     k = (n_sizes if vectorize else 1) if is_bool else int(vectorize)
-    if (k > 1 or (is_bool and vectorize)) and not isinstance(estimator, DiffusionDenoiser):
-        raise ValueError(f"vectorize trains DiffusionDenoiser models only; got {type(estimator).__name__} "
-                         "(use vectorize=False).")
+    if k > 1 or (is_bool and vectorize):
+        if not isinstance(estimator, DiffusionDenoiser):
+            raise ValueError(f"vectorize trains DiffusionDenoiser models only; got {type(estimator).__name__} "
+                             "(use vectorize=False).")
+        reason = unsupported(estimator)
+        if reason is not None:
+            raise ValueError(reason)
     return k
+
+
+def _vectorizing_pays(estimator, n_features) -> bool:
+    """On a GPU always; on the CPU below ``_CPU_VECTORIZE_FLOPS`` of training per model and step."""
+    import torch
+
+    from gahb._networks import build_module
+    from gahb.core.cost import training_flops
+
+    device = str(estimator.device)
+    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        return True
+    shape = resolve_image_shape(estimator.image_shape, n_features)
+    net = build_module(estimator.architecture, shape[0], estimator.width, estimator.n_blocks, estimator.n_layers, 0)
+    return training_flops(net, shape, estimator.batch_size) < _CPU_VECTORIZE_FLOPS
 
 
 def _settings(estimator, fit_seeds, n_samples, sample_seed, seed, shuffle, sigmas, n_psnr) -> dict:
@@ -313,7 +350,7 @@ def _settings(estimator, fit_seeds, n_samples, sample_seed, seed, shuffle, sigma
             "random_state": seed, "shuffle": bool(shuffle), "sigmas": sigmas, "n_psnr_images": int(n_psnr)}
 
 
-def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
+def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean, patch=None):
     """All metrics of one size N from the two models' samples."""
     d = {"n_train": n}
     sA, sB = out_A["samples"], out_B["samples"]
@@ -333,6 +370,15 @@ def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean):
     d["chance_similarity"] = (mismatched_similarity(sA, sB, remove_mean=remove_mean)
                               if sA.shape[0] > 1 else np.full(1, np.nan))
     d["data_baseline_similarity"] = data_baseline(X_A, X_B, remove_mean=remove_mean).similarity
+    if patch is not None:
+        for role, s, Xt in (("A", sA, X_A), ("B", sB, X_B)):
+            pnn = patch_nearest_neighbors(s, Xt, **patch)
+            d[f"collage_{role}"], d[f"patch_copy_{role}"] = pnn.collage_rate, pnn.patch_copy_rate
+            d[f"patch_fraction_{role}"] = pnn.copied_fraction
+            d[f"patch_images_{role}"] = patch_collage_images(pnn, Xt, patch["image_shape"])
+        # chance level: training images of B (never seen by A) pieced from A's training patches
+        d["collage_chance"] = patch_nearest_neighbors(X_B[: sA.shape[0]], X_A, **patch).collage_rate
+        d["patch_size"] = patch["patch_size"]
     for role, out in (("A", out_A), ("B", out_B)):
         for key in ("psnr_train", "psnr_test", "n_steps", "converged", "diverged"):
             if key in out:
@@ -416,6 +462,8 @@ class GeneralizationCurve:
                 "chance_median": chance["median"],
                 "data_baseline_median": summarize(d["data_baseline_similarity"])["median"],
             }
+            if "collage_A" in d:
+                row.update(collage_A=d["collage_A"], collage_B=d["collage_B"], collage_chance=d["collage_chance"])
             gaps = [psnr_gap(d[f"psnr_train_{r}"], d[f"psnr_test_{r}"]) for r in "AB" if f"psnr_train_{r}" in d]
             row["psnr_gap"] = float(np.mean(gaps)) if gaps else float("nan")
             n_nan = sum(int(np.sum(~np.all(np.isfinite(d[f"samples_{r}"]), axis=1))) for r in "AB")
@@ -437,7 +485,9 @@ class GeneralizationCurve:
         ``nearest_median`` (median nearest-training similarity, both models pooled); ``cross_median``,
         ``cross_q25``, ``cross_q75`` (model A vs model B, same noise), ``cross_raw_median`` (without mean
         removal); ``chance_median`` (A_i vs B_j, every j != i); ``data_baseline_median`` (each image of A_N to its
-        nearest in B_N); ``psnr_gap`` (Delta(N) in dB, mean over the noise grid and both models);
+        nearest in B_N); ``collage_A/B`` (fraction of samples pieced from patches of two or more of their
+        own model's training images, :func:`gahb.metrics.patch_nearest_neighbors`) and ``collage_chance``
+        (the same for B's training images against A's: the chance level); ``psnr_gap`` (Delta(N) in dB, mean over the noise grid and both models);
         ``n_nan_samples``; sampler statistics; ``fit_seconds``.
         """
         rows = self.table()
@@ -482,15 +532,19 @@ class GeneralizationCurve:
     # ------------------------------------------------------------------ plots (matplotlib, lazily)
 
     def plot_samples(self, n_train, n_show: int = 8):
-        """Figure: rows = model A samples, their nearest A-training images, model B samples, nearest B images."""
+        """Figure: rows = A samples, their nearest A images (and patch collage), B samples, nearest B images."""
         from gahb.report import plot_image_grid
 
         d = self[n_train]
         k = min(n_show, d["samples_A"].shape[0])
         rows = [d["samples_A"][:k], d["nearest_images_A"][:k], d["samples_B"][:k], d["nearest_images_B"][:k]]
+        labels = ["A", "A nearest", "B", "B nearest"]
+        if "patch_images_A" in d:
+            rows.insert(2, d["patch_images_A"][:k])
+            labels.insert(2, "A patches")
         cols = [f"{c:.2f}" for c in d["cross_similarity"][:k]]
         shape = None if self.image_shape is None else self.image_shape[1:] if self.image_shape[0] == 1 else self.image_shape
-        return plot_image_grid(rows, shape, row_labels=["A", "A nearest", "B", "B nearest"], col_labels=cols,
+        return plot_image_grid(rows, shape, row_labels=labels, col_labels=cols,
                                title=f"N = {n_train} (column title: cosine A vs B)")
 
     def plot_histograms(self, sizes=None):
@@ -531,6 +585,9 @@ class GeneralizationCurve:
             ax.plot(inp, (d["psnr_train_A"] + d["psnr_train_B"]) / 2, "o-", ms=3, label="train")
             ax.plot(inp, (d["psnr_test_A"] + d["psnr_test_B"]) / 2, "s-", ms=3, label="test")
             ax.plot(inp, inp, ":", color="gray", lw=1, label="identity")
+            if self.image_shape is not None:  # one image and its rescalings: MSE = sigma^2 / d per pixel
+                ax.plot(inp, inp + 10 * np.log10(np.prod(self.image_shape)), "--", color="k", lw=0.8,
+                        label="optimal, one image (ray)")
             ax.set_title(f"N = {n}", fontsize=9)
             ax.set_xlabel("input PSNR (dB)", fontsize=7)
             ax.invert_xaxis()
@@ -582,14 +639,17 @@ class GeneralizationCurve:
                 "cross_median", "cross_q25", "cross_q75", "chance_median", "cross_raw_median",
                 "data_baseline_median", "psnr_gap", "n_nan_samples", "fit_seconds", "cpu_seconds"]
         rows = self.table()
-        extra = [c for c in ("n_not_converged", "sampler_steps_median") if c in rows[0]]
+        extra = [c for c in ("collage_A", "collage_B", "collage_chance", "n_not_converged", "sampler_steps_median")
+                 if c in rows[0]]
         report.add_table(rows, cols[:-2] + extra + cols[-2:])
         report.add_text(
             "Similarities are cosines" + (" of mean-removed images (Pearson correlation)" if self.remove_mean else "")
             + f"; `mem_*` = fraction of {self.n_samples} samples copying a training image of their own model "
             f"(cosine >= {self.threshold}, or L2 distance to the nearest < 1/3 of that to the 2nd nearest); "
             "`cross` = model A's sample i against model B's sample i (same noise); `chance` = A_i against "
-            "B_j for every j != i (different noise); `data_baseline` = each image of A_N against its nearest in B_N; `psnr_gap` = mean over "
+            "B_j for every j != i (different noise); `data_baseline` = each image of A_N against its nearest in B_N; `collage` = fraction of "
+            "samples whose patches all copy patches (same cosine threshold) of two or more of their model's training "
+            "images, `collage_chance` = the same for B's training images against A's; `psnr_gap` = mean over "
             "the noise grid of train minus held-out output PSNR; `fit_seconds` = wall time of the two fits "
             "(training, sampling, PSNR curves), `cpu_seconds` = their CPU time."
         )

@@ -55,16 +55,17 @@ def _noisy(x, sigma, seed, index=0):
     return x + sigma * torch.randn(x.shape, generator=g, dtype=torch.float64).numpy()
 
 
-@validate_params({"denoiser": [HasMethods(["transform"])], "x": ["array-like"], "sigma": _SIGMA,
+@validate_params({"denoiser": [HasMethods(["transform"]), callable], "x": ["array-like"], "sigma": _SIGMA,
                   "n_components": [None] + _POSITIVE_INT, "random_state": RANDOM_STATE,
-                  "index": [Interval(numbers.Integral, 0, None, closed="left")]},
+                  "index": [Interval(numbers.Integral, 0, None, closed="left")], "image_shape": [None, tuple, list]},
                  prefer_skip_nested_validation=False)
-def adaptive_spectrum(denoiser, x, sigma, *, n_components=None, random_state=0, index=0):
+def adaptive_spectrum(denoiser, x, sigma, *, n_components=None, random_state=0, index=0, image_shape=None):
     """Jacobian eigen-analysis of ``denoiser`` at y = x + sigma z for one clean row ``x`` (paper §3.1, Fig. 3).
 
     Parameters
     ----------
-    denoiser : fitted DiffusionDenoiser
+    denoiser : fitted DiffusionDenoiser, or a torch callable on (B, C, H, W) tensors
+        A callable (e.g. :class:`gahb.core.optimal.SubspaceProjection`, an exact optimum) needs ``image_shape``.
     x : array-like of shape (n_features,)
         One clean image.
     sigma : float
@@ -75,6 +76,8 @@ def adaptive_spectrum(denoiser, x, sigma, *, n_components=None, random_state=0, 
         Seed of the noise ``z``; with ``index``, noise ``i`` of one seed is the same in every call.
     index : int, default=0
         Which noise draw of the seed.
+    image_shape : tuple, default=None
+        ``(H, W)`` or ``(C, H, W)``; only for a callable.
 
     Returns
     -------
@@ -97,10 +100,16 @@ def adaptive_spectrum(denoiser, x, sigma, *, n_components=None, random_state=0, 
     """
     x = np.asarray(x, np.float64).reshape(1, -1)
     y = _noisy(x, sigma, resolve_seed(random_state), index)
-    res = JacobianEigenbasis(denoiser, n_components=n_components, random_state=random_state).fit(x).decompose(
-        y, X_clean=x)
+    eb = JacobianEigenbasis(denoiser, n_components=n_components, image_shape=image_shape,
+                            random_state=random_state).fit(x)
+    res = eb.decompose(y, X_clean=x)
+    if hasattr(denoiser, "transform"):
+        denoised = np.asarray(denoiser.transform(y), np.float64)[0]
+    else:
+        with torch.no_grad():
+            denoised = denoiser(torch.as_tensor(y).reshape((1,) + eb.image_shape_)).reshape(-1).double().numpy()
     return Bunch(eigenvalues=res.eigenvalues[0], components=res.components[0], coefficients=res.coefficients[0],
-                 noisy=y[0], denoised=np.asarray(denoiser.transform(y), np.float64)[0], sigma=float(sigma),
+                 noisy=y[0], denoised=denoised, sigma=float(sigma),
                  effective_dimension=float(res.effective_dimension[0]), asymmetry=float(res.asymmetry[0]),
                  homogeneity_error=float(res.homogeneity_error[0]))
 

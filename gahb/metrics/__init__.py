@@ -11,8 +11,9 @@ mean brightness (>= 0.99 between unrelated image tiles), so every function here 
 scikit-learn's ``cosine_similarity`` means.
 """
 
-from gahb.metrics._denoising import PAPER_SIGMAS, paper_sigmas, psnr_curve, psnr_gap
+from gahb.metrics._denoising import PAPER_SIGMAS, paper_sigmas, psnr_curve, psnr_gap, sure
 from gahb.metrics._generalization import effective_memorization, memorization_scorer, score_generalization
+from gahb.metrics._patches import patch_collage_images, patch_nearest_neighbors
 from gahb.metrics._similarity import (
     cosine_similarity,
     data_baseline,
@@ -35,6 +36,9 @@ __all__ = [
     "data_baseline",
     "psnr_curve",
     "psnr_gap",
+    "sure",
+    "patch_nearest_neighbors",
+    "patch_collage_images",
     "effective_memorization",
     "summarize",
     "memorization_scorer",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import HasMethods, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
 from gahb._checks import RANDOM_STATE, check_rows, resolve_image_shape, resolve_seed
 from gahb._utils import psnr, to_images, to_rows
@@ -169,3 +171,108 @@ def psnr_gap(train_curve, test_curve) -> float:
     if a.shape != b.shape:
         raise ValueError(f"train and test curves must be on the same grid; got shapes {a.shape} and {b.shape}.")
     return float(np.nanmean(a - b))
+
+
+def _torch_denoiser(denoiser, image_shape, device):
+    """(torch callable on (B, C, H, W), (C, H, W), device) of a fitted estimator or a torch callable."""
+    from gahb._checks import check_image_shape
+
+    if hasattr(denoiser, "denoiser_"):
+        return denoiser.denoiser_, tuple(denoiser.image_shape_), getattr(denoiser, "device_", torch.device("cpu"))
+    if hasattr(denoiser, "fit") and hasattr(denoiser, "get_params"):
+        raise ValueError(f"{type(denoiser).__name__} is not fitted (no denoiser_); fit it first.")
+    if image_shape is None:
+        raise ValueError("image_shape is required when the denoiser is a torch callable.")
+    return denoiser, check_image_shape(image_shape), torch.device(device)
+
+
+@validate_params(
+    {
+        "denoiser": [HasMethods(["transform"]), callable],
+        "Y": ["array-like"],
+        "sigma": [Interval(numbers.Real, 0, None, closed="neither")],
+        "method": [StrOptions({"auto", "exact", "hutchinson"})],
+        "n_probes": [Interval(numbers.Integral, 2, None, closed="left")],
+        "image_shape": [None, tuple, list],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+    },
+    prefer_skip_nested_validation=True,
+)
+def sure(denoiser, Y, sigma, *, method="auto", n_probes=8, image_shape=None, random_state=0, device="cpu"):
+    """Stein's unbiased risk estimate of the denoising MSE, from noisy images alone (paper eq. 7).
+
+    For y = x + sigma z with Gaussian z, ``||y - f(y)||^2 + 2 sigma^2 tr J_f(y) - sigma^2 d`` has the same
+    expectation as ``||x - f(y)||^2``: the error against the unknown clean image. The trace of the
+    denoiser's Jacobian (its divergence, the sum of its shrinkage factors) comes from the exact Jacobian or
+    from Hutchinson probes.
+
+    Parameters
+    ----------
+    denoiser : fitted estimator with ``denoiser_`` (e.g. ``DiffusionDenoiser``), or a torch callable
+        A callable maps ``(B, C, H, W)`` tensors to denoised ones and needs ``image_shape``.
+    Y : array-like of shape (n_images, n_features)
+        Noisy images ``x + sigma z``.
+    sigma : float
+        Noise standard deviation (on the scale of ``Y``).
+    method : {"auto", "exact", "hutchinson"}, default="auto"
+        ``exact``: trace of the dense Jacobian (d vector-Jacobian products per image); ``hutchinson``:
+        ``n_probes`` Rademacher probes per image; ``auto``: exact up to 1024 pixels.
+    n_probes : int, default=8
+        Probes per image for ``hutchinson``.
+    image_shape : tuple, default=None
+        ``(H, W)`` or ``(C, H, W)``; only for a torch callable.
+    random_state : int, RandomState or None, default=0
+        Seed of the Hutchinson probes.
+    device : str, default="cpu"
+        For a torch callable.
+
+    Returns
+    -------
+    result : Bunch
+        ``mse``: the estimate of the per-pixel MSE (mean over images); ``std_error``: its standard error
+        (std of the per-image estimates / sqrt(n)); ``psnr``: 10 log10(1 / mse); ``per_image`` (n,) per-pixel
+        estimates; ``divergence`` (n,) tr J(y); ``residual`` (n,) per-pixel ``||y - f(y)||^2 / d``.
+
+    See Also
+    --------
+    psnr_curve : The PSNR against clean images, when they are known.
+    gahb.JacobianEigenbasis : The eigenvalues whose sum is the divergence.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> half = lambda y: 0.5 * y  # a linear shrinkage: tr J = d / 2
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((400, 16)); Y = X + 0.1 * rng.standard_normal(X.shape)
+    >>> est = sure(half, Y, 0.1, image_shape=(4, 4))
+    >>> true = float(np.mean((0.5 * Y - X) ** 2))
+    >>> bool(abs(est.mse - true) < 3 * est.std_error)
+    True
+    """
+    from gahb.core import jacobian as jb
+
+    f, shape, dev = _torch_denoiser(denoiser, image_shape, device)
+    Y = check_rows(Y, "Y", finite=True).astype(np.float64, copy=False)
+    d = int(np.prod(shape))
+    if Y.shape[1] != d:
+        raise ValueError(f"Y has {Y.shape[1]} features but the denoiser works on images of shape {shape}.")
+    exact = method == "exact" or (method == "auto" and d <= 1024)
+    p = next(iter(f.parameters()), None) if isinstance(f, torch.nn.Module) else None
+    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    seed = resolve_seed(random_state)
+    residual, div = np.empty(Y.shape[0]), np.empty(Y.shape[0])
+    for i, row in enumerate(Y):
+        y = torch.as_tensor(row, dtype=dtype, device=dev).reshape(shape)
+        with torch.no_grad(), jb.eval_mode(f):
+            fy = f(y.unsqueeze(0))[0]
+        residual[i] = float(((y - fy).double() ** 2).sum()) / d
+        if exact:
+            div[i] = float(jb.full_jacobian(f, y).double().trace())
+        else:
+            div[i] = jb.hutchinson_trace(f, y, int(n_probes), random_state=seed + i).estimate
+    per_image = residual + (2 * sigma**2 * div - sigma**2 * d) / d
+    mse = float(per_image.mean())
+    se = float(per_image.std(ddof=1) / np.sqrt(len(per_image))) if len(per_image) > 1 else float("nan")
+    return Bunch(mse=mse, std_error=se, psnr=float(10 * np.log10(1 / mse)) if mse > 0 else float("inf"),
+                  per_image=per_image, divergence=div, residual=residual)

@@ -37,12 +37,14 @@ class BiasFreeBatchNorm2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
+            # under autocast x is bf16/fp16 (reductions accumulate in float32); the output keeps x's dtype, so
+            # activations stay half-size
             sd = torch.sqrt(x.var(dim=(0, 2, 3), keepdim=True, unbiased=False) + self.eps)
             with torch.no_grad():
                 self.running_sd.mul_(1 - self.momentum).add_(self.momentum * sd.detach())
         else:
             sd = self.running_sd
-        return x / sd * self.gamma
+        return x / sd.to(x.dtype) * self.gamma.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
