@@ -127,6 +127,6 @@ def test_missing_engine_names_the_extra(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "gahb[ray]" in err and "--engine ray" in err
     assert not (tmp_path / "r").exists()  # refused before any work: no folder left behind
-    with pytest.raises(ValueError, match="engine must be one of"):
+    with pytest.raises(ValueError, match="The 'engine' parameter of sweep_engine must be"):
         with sweep_engine("spark"):
             pass

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import numbers
 import os
 import sys
+
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 __all__ = ["sweep_engine", "require_engine", "worker_device", "pinned_threads", "ENGINES"]
 
@@ -29,6 +32,15 @@ def require_engine(engine: str):
                           f"pip install '{extra}'") from exc
 
 
+@validate_params(
+    {
+        "engine": [StrOptions(set(ENGINES))],
+        "n_workers": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "address": [str, None],
+        "gpus_per_worker": [Interval(numbers.Integral, 0, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 @contextlib.contextmanager
 def sweep_engine(engine: str = "loky", n_workers=None, *, address=None, gpus_per_worker=None):
     """Run the fits of :func:`~gahb.experiments.generalization_curve` on ``engine`` inside a ``with`` block.
@@ -70,8 +82,6 @@ def sweep_engine(engine: str = "loky", n_workers=None, *, address=None, gpus_per
     """
     from joblib import parallel_config
 
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
     if engine == "loky":
         with parallel_config(backend="loky", n_jobs=n_workers):
             yield
@@ -128,6 +138,10 @@ def _given_own_gpu() -> bool:
     return False
 
 
+@validate_params(
+    {"device": [str, None], "task_index": [Interval(numbers.Integral, 0, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def worker_device(device, task_index: int = 0):
     """The device a fit should use in this worker, for the estimator's ``device`` setting.
 
@@ -139,14 +153,14 @@ def worker_device(device, task_index: int = 0):
 
     Parameters
     ----------
-    device : str, torch.device or None
-        The estimator's ``device`` parameter.
+    device : str or None
+        The estimator's ``device`` parameter (a ``torch.device`` as ``str(device)``).
     task_index : int, default=0
         The index of the task in its sweep.
 
     Returns
     -------
-    device : str or torch.device
+    device : str
         What to give the estimator as ``device`` in this worker.
 
     See Also

@@ -95,7 +95,8 @@ def run_group(estimator, specs, group_index, *, vectorize, n_samples, sample_see
             if spec.fit_seed is not None:
                 est.set_params(random_state=spec.fit_seed)
             if "device" in est.get_params():
-                est.set_params(device=worker_device(est.get_params()["device"], group_index))
+                device = est.get_params()["device"]
+                est.set_params(device=worker_device(None if device is None else str(device), group_index))
             ests.append(est)
         joint = vectorize and len(ests) > 1
         fit_times = []
