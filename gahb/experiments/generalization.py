@@ -181,8 +181,8 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     >>> [row["mem_cosine_A"] for row in res.table()], res.effective_memorization()
     ([1.0, 1.0], 10)
 
-    A network sweep takes minutes (``gahb transition`` runs this one in about 3 on two idle cores, 358 CPU
-    seconds); ``cache_dir`` stores every finished fit, so a rerun after a kill continues:
+    A network sweep takes minutes (``gahb transition`` runs this one in about 3 on two cores);
+    ``cache_dir`` stores every finished fit, so a rerun after a kill continues:
 
     >>> from gahb import DiffusionDenoiser
     >>> from gahb.datasets import make_dead_leaves
