@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import validate_data
 
 from gahb._checks import resolve_image_shape, resolve_seed
@@ -49,6 +50,7 @@ def _check_same_settings(estimators) -> None:
                 )
 
 
+@validate_params({"estimators": ["array-like"], "Xs": ["array-like"]}, prefer_skip_nested_validation=False)
 def fit_vectorized(estimators, Xs):
     """Fit ``estimators[m]`` on ``Xs[m]`` for every ``m``, all at once as one network.
 
@@ -57,7 +59,8 @@ def fit_vectorized(estimators, Xs):
     and backward passes are shared (``torch.func`` stacking with ``vmap``), so the models equal their
     individual fits up to float rounding (about 1e-6 relative in the weights after 20 steps; as in any
     training run, rounding differences grow over long runs, so long runs agree in distribution, not digit
-    by digit). The estimators are fitted in place and are normal fitted estimators afterwards.
+    by digit). The estimators are fitted in place and are normal fitted estimators afterwards (no
+    progress bar: ``verbose`` is ignored; ``validation_scores_`` is None).
 
     Parameters
     ----------

@@ -300,8 +300,8 @@ def _is_int(value) -> bool:
 
 
 # Where one network of many models trains faster than one model at a time on the CPU (bench_sweep.py, one
-# thread per worker, 10 models of width 16, batch 32): 1.43x at 0.27 GFLOP per model and step (8 x 8 images),
-# 0.97x at 0.61 GFLOP (12 x 12), 0.87x at 1.08 GFLOP (16 x 16). On a GPU one small model leaves it mostly idle.
+# thread per worker, 10 models of width 16, batch 32): 1.34x at 0.27 GFLOP per model and step (8 x 8 images),
+# 0.97x at 0.61 GFLOP (12 x 12), 0.94x at 1.08 GFLOP (16 x 16). On a GPU one small model leaves it mostly idle.
 _CPU_VECTORIZE_FLOPS = 0.4e9
 
 
