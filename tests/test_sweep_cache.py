@@ -66,6 +66,22 @@ def test_interrupted_sweep_resumes_to_the_same_numbers(tmp_path, monkeypatch, ve
     np.testing.assert_array_equal(third[4]["samples_B"], full[4]["samples_B"])
 
 
+def test_fit_stopped_early_is_not_stored(tmp_path, monkeypatch):
+    """Ctrl-C in the main thread ends DiffusionDenoiser.fit early with a usable model: the sweep stops there and
+    stores nothing for that fit, so a rerun trains it again instead of loading a half-trained model."""
+    real = DiffusionDenoiser.fit
+
+    def stopped_early(self, X, *args, **kwargs):
+        real(self, X, *args, **kwargs)
+        self.n_iter_ = self.max_iter // 2  # as after a Ctrl-C that fit caught
+        return self
+
+    monkeypatch.setattr(DiffusionDenoiser, "fit", stopped_early)
+    with pytest.raises(KeyboardInterrupt):
+        generalization_curve(_net(), X, [2], cache_dir=tmp_path / "fits", vectorize=False, **KW)
+    assert _files(tmp_path / "fits") == ["sweep.json"]
+
+
 def test_another_sweep_is_refused_before_training(tmp_path, monkeypatch):
     cache = tmp_path / "fits"
     generalization_curve(_net(), X, [2], cache_dir=cache, **KW)

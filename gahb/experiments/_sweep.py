@@ -114,6 +114,10 @@ def run_group(estimator, specs, group_index, *, vectorize, n_samples, sample_see
                 t0 = time.perf_counter()
                 est.fit(spec.X_fit)
                 fit_times.append((time.perf_counter() - t0, 0.0))
+                if getattr(est, "n_iter_", None) is not None and est.n_iter_ < getattr(est, "max_iter", 0):
+                    # Ctrl-C in the main thread ends DiffusionDenoiser.fit early with a usable model; in a
+                    # sweep it means stop: a partly trained fit is never stored or scored as finished
+                    raise KeyboardInterrupt
             out = _sample_and_score(est, spec, n_samples, sample_seed, sigmas, n_psnr, psnr_seed)
             # CPU seconds of this fit in its worker process: what the sweep costs on idle cores
             out["fit_seconds"] = fit_times[i][0]
