@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # static tools (type checkers, the API docs) see the names; r
     from gahb.basis import JacobianEigenbasis
     from gahb.denoiser import DiffusionDenoiser
     from gahb.model_selection import TrainingSubset
+    from gahb._vectorized import fit_vectorized
     from gahb.optimal import MemorizingDenoiser
     from gahb.shrinkage import GAHBShrinkage
 
@@ -29,10 +30,11 @@ _EXPORTS = {
     "GAHBShrinkage": "gahb.shrinkage",
     "MemorizingDenoiser": "gahb.optimal",
     "TrainingSubset": "gahb.model_selection",
+    "fit_vectorized": "gahb._vectorized",
 }
 
 __all__ = ["DiffusionDenoiser", "GAHBShrinkage", "JacobianEigenbasis", "MemorizingDenoiser", "TrainingSubset",
-           "__version__"]
+           "fit_vectorized", "__version__"]
 
 
 def __getattr__(name):
