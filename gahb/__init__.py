@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # static tools (type checkers, the API docs) see the names; run time imports them lazily
+    from gahb._vectorized import fit_vectorized
     from gahb.basis import JacobianEigenbasis
     from gahb.denoiser import DiffusionDenoiser
     from gahb.model_selection import TrainingSubset
@@ -29,10 +30,11 @@ _EXPORTS = {
     "GAHBShrinkage": "gahb.shrinkage",
     "MemorizingDenoiser": "gahb.optimal",
     "TrainingSubset": "gahb.model_selection",
+    "fit_vectorized": "gahb._vectorized",
 }
 
 __all__ = ["DiffusionDenoiser", "GAHBShrinkage", "JacobianEigenbasis", "MemorizingDenoiser", "TrainingSubset",
-           "__version__"]
+           "fit_vectorized", "__version__"]
 
 
 def __getattr__(name):

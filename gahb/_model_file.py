@@ -190,8 +190,8 @@ def write_model_file(path, tensors: dict, meta: dict, overwrite: bool = False) -
     """Write a model file atomically (:func:`gahb.core.checkpoint.write_atomic`: temporary file, then rename).
 
     File-system problems are ``OSError`` subclasses naming the path: ``FileNotFoundError`` (no such folder),
-    ``IsADirectoryError``, ``PermissionError``, ``FileExistsError`` (a file that is not a gahb model and
-    ``overwrite`` is False); a failed write leaves an existing file as it was.
+    ``IsADirectoryError``, ``PermissionError``, ``FileExistsError`` (a non-empty file that is not a gahb model
+    and ``overwrite`` is False); a failed write leaves an existing file as it was.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -201,7 +201,7 @@ def write_model_file(path, tensors: dict, meta: dict, overwrite: bool = False) -
         raise IsADirectoryError(errno.EISDIR, "a model file path names a folder", path)
     if not os.access(folder, os.W_OK):
         raise PermissionError(errno.EACCES, "the folder of the model file is not writable", folder)
-    if os.path.exists(path) and not overwrite and not is_gahb_file(path):
+    if os.path.exists(path) and os.path.getsize(path) and not overwrite and not is_gahb_file(path):
         raise FileExistsError(errno.EEXIST, "the file exists and is not a gahb model file; pass overwrite=True to "
                               "replace it", path)
     write_atomic(path, tensors, meta)

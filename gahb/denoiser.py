@@ -448,7 +448,8 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
         path : str or os.PathLike
             Destination file. An existing gahb model file there is replaced.
         overwrite : bool, default=False
-            Also replace an existing file that is not a gahb model file (refused otherwise).
+            Also replace an existing file that is not a gahb model file (refused otherwise; an empty file is
+            replaced).
 
         Raises
         ------

@@ -58,7 +58,7 @@ def public_names():
         names += [f"gahb.{est}.{m}" for m, v in inspect.getmembers(cls, inspect.isfunction)
                   if not m.startswith("_") and v.__module__.startswith("gahb") and v.__doc__]
     for mod in ["gahb.metrics", "gahb.datasets", "gahb.experiments.generalization", "gahb.experiments.optimality",
-                "gahb.report", "gahb.core.nn", "gahb.core.training", "gahb.core.cost", "gahb.core.sampling",
+                "gahb.report", "gahb.core.nn", "gahb.core.training", "gahb.core.cost", "gahb.core.vectorized", "gahb.core.sampling",
                 "gahb.core.operators", "gahb.core.random", "gahb.core.jacobian", "gahb.core.optimal"]:
         module = importlib.import_module(mod)
         names += [f"{mod}.{n}" for n in module.__all__ if callable(getattr(module, n))]

@@ -10,7 +10,7 @@ from _api import public
 
 MODULES = ["gahb.metrics", "gahb.datasets", "gahb.experiments", "gahb.experiments.optimality", "gahb.report",
            "gahb.core.nn", "gahb.core.training", "gahb.core.sampling", "gahb.core.jacobian", "gahb.core.operators",
-           "gahb.core.optimal", "gahb.core.random", "gahb.core.cost"]
+           "gahb.core.optimal", "gahb.core.random", "gahb.core.cost", "gahb.core.vectorized"]
 
 
 OBJECTS = public(MODULES, lambda obj: inspect.isfunction(obj) or inspect.isclass(obj))

@@ -1,9 +1,10 @@
-"""Corrupt files never escape the documented exception: model files, checkpoints, IDX files and loader caches.
+"""Corrupt files never escape the documented exception: model files, checkpoints, IDX files, caches, sweep fits.
 
 Each small valid file is truncated at every offset and fed random bytes and random byte flips (Hypothesis).
 A model file or an IDX file either loads or raises ``ValueError``; a cache is rebuilt (with a warning) and
 the loader returns exactly the folder's images, or, when the damage leaves a readable ``.npz`` without
-gahb's key, the loader refuses it with ``ValueError`` and leaves it alone. The default run keeps the budget
+gahb's key, the loader refuses it with ``ValueError`` and leaves it alone. A damaged fit file of a resumable
+sweep is trained again (the same numbers), or refused with ``ValueError`` when it reads as another's. The default run keeps the budget
 small (about a second per file); ``-m slow`` runs the long version.
 """
 
@@ -45,8 +46,18 @@ def files(tmp_path_factory):
         Image.fromarray((X[k].reshape(4, 4) * 255).astype(np.uint8)).save(folder / f"{k}.png")
     cache = tmp / "cache.npz"
     expected = load_image_folder(folder, image_size=None, crop=None, cache=cache).data
+    sweep = _sweep(X, tmp / "sweep")
     return dict(tmp=tmp, model=model.read_bytes(), checkpoint=checkpoint, idx=idx_raw, idx_gz=gzip.compress(idx_raw, mtime=0),
-                folder=folder, cache=cache.read_bytes(), expected=expected)
+                folder=folder, cache=cache.read_bytes(), expected=expected,
+                sweep=(tmp / "sweep" / "N2_A.safetensors").read_bytes(), sweep_samples=sweep[2]["samples_A"], X=X)
+
+
+def _sweep(X, folder):
+    from gahb import MemorizingDenoiser
+    from gahb.experiments import generalization_curve
+
+    return generalization_curve(MemorizingDenoiser(image_shape=(4, 4), beta=1.0), X, [2], n_samples=3, sigmas=[],
+                                verbose=0, cache_dir=folder)
 
 
 def _load_model(path):
@@ -77,10 +88,27 @@ def _load_cached(files, path):
 
 LOADERS = {"model": (_load_model, ".safetensors"), "checkpoint": (_load_model, ".safetensors"),
            "idx": (_load_idx, ".idx"), "idx_gz": (_load_idx, ".gz")}
-KINDS = ["model", "checkpoint", "idx", "idx_gz", "cache"]
+KINDS = ["model", "checkpoint", "idx", "idx_gz", "cache", "sweep"]
+
+
+def _resume_sweep(files, data):
+    """A sweep whose fit file is damaged: the same numbers (the fit retrained), or ValueError refusing a file that
+    reads as written by someone else."""
+    (files["tmp"] / "sweep" / "N2_A.safetensors").write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "is damaged ...; that fit is trained again"
+        try:
+            res = _sweep(files["X"], files["tmp"] / "sweep")
+        except ValueError as exc:
+            assert "cache folder" in str(exc)
+            return
+    np.testing.assert_array_equal(res[2]["samples_A"], files["sweep_samples"])
 
 
 def _run(files, kind, data, name="f"):
+    if kind == "sweep":
+        _resume_sweep(files, data)
+        return
     if kind == "cache":
         path = files["tmp"] / f"{name}.npz"
         path.write_bytes(data)
@@ -100,8 +128,9 @@ def _truncations(data, step=1):
 def test_every_truncation(files, kind):
     data = files[kind]
     # a model file's header and metadata at every offset, its tensor bytes every 7th; a checkpoint (three times
-    # larger) every 5th and 31st byte; the slow test cuts both at every offset
-    offsets = list(_truncations(data, {"model": 7, "checkpoint": 31}.get(kind, 1)))
+    # larger) every 5th and 31st byte; a sweep's fit file (each cut retrains it) every 5th; the slow test cuts
+    # all three at every offset
+    offsets = list(_truncations(data, {"model": 7, "checkpoint": 31, "sweep": 5}.get(kind, 1)))
     if kind in ("model", "checkpoint"):
         header = 8 + struct.unpack("<Q", data[:8])[0]
         offsets = sorted(set(range(0, header + 1, 1 if kind == "model" else 5)) | set(offsets) | {header})
@@ -149,7 +178,7 @@ def test_random_bytes_long(files, kind, junk):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["model", "checkpoint"])
+@pytest.mark.parametrize("kind", ["model", "checkpoint", "sweep"])
 def test_every_truncation_of_the_whole_file(files, kind):
     for n in range(len(files[kind])):
         _run(files, kind, files[kind][:n], "cut-all")

@@ -109,7 +109,7 @@ def test_every_argument_is_checked_before_the_first_fit(rng, monkeypatch):
     from gahb.experiments import generalization as gen
 
     X = rng.random((12, 16))
-    monkeypatch.setattr(gen, "_fit_sample_score", lambda *a, **k: pytest.fail("a fit started"))
+    monkeypatch.setattr(gen, "run_group", lambda *a, **k: pytest.fail("a fit started"))
     bad = [
         (DiffusionDenoiser(sigma_final=2.0, image_shape=(4, 4)), {}, "sigma_final"),
         (DiffusionDenoiser(image_shape=(3, 3)), {}, "image_shape"),

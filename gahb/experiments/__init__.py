@@ -1,5 +1,6 @@
 """The paper's experiments as functions returning result objects (no argument parsing, no printing)."""
 
+from gahb.experiments._engines import sweep_engine, worker_device
 from gahb.experiments.generalization import GeneralizationCurve, generalization_curve
 from gahb.experiments.manifolds import ManifoldDenoising, intensity_rescaling, sine_cone
 from gahb.experiments.regularities import SeparateRegularities, separate_regularities
@@ -18,4 +19,6 @@ __all__ = [
     "ManifoldDenoising",
     "intensity_rescaling",
     "sine_cone",
+    "sweep_engine",
+    "worker_device",
 ]

@@ -9,15 +9,16 @@ curves and their gap.
 from __future__ import annotations
 
 import numbers
+import os
 import sys
 import time
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.utils._param_validation import HasMethods, Interval, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
 from gahb._checks import RANDOM_STATE, check_rows, resolve_image_shape, resolve_seed
 from gahb.experiments._guards import check_estimator, check_overlap, on_rows
+from gahb.experiments._sweep import FitSpec, SweepCache, plan_groups, run_group, run_tasks
 from gahb.metrics import (
     PAPER_SIGMAS,
     data_baseline,
@@ -27,55 +28,13 @@ from gahb.metrics import (
     paired_cosine_similarity,
     patch_collage_images,
     patch_nearest_neighbors,
-    psnr_curve,
     psnr_gap,
     summarize,
 )
 from gahb.metrics._denoising import check_sigmas
+from gahb.metrics._similarity import mismatched_similarity
 
 __all__ = ["generalization_curve", "GeneralizationCurve"]
-
-
-# ----------------------------------------------------------------------------- one fit (runs in a worker)
-
-
-def _sample(est, n_samples, seed):
-    try:
-        out = est.sample(n_samples, random_state=seed, return_info=True)
-    except TypeError:  # an estimator whose sample() has no return_info
-        return np.asarray(est.sample(n_samples, random_state=seed), dtype=np.float32), {}
-    if isinstance(out, tuple):
-        X, info = out
-        return np.asarray(X, dtype=np.float32), dict(info or {})
-    return np.asarray(out, dtype=np.float32), {}
-
-
-def _fit_sample_score(estimator, X_fit, X_test, n_samples, sample_seed, sigmas, n_psnr, psnr_seed, keep,
-                      fit_seed=None):
-    """Fit a clone on ``X_fit`` (with ``random_state=fit_seed`` when given), draw ``n_samples`` with
-    ``sample_seed``, compute train/test PSNR curves."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    est = clone(estimator)
-    if fit_seed is not None:
-        est.set_params(random_state=fit_seed)
-    est = est.fit(X_fit)
-    t1 = time.perf_counter()
-    samples, info = _sample(est, n_samples, sample_seed)
-    t2 = time.perf_counter()
-    out = {"samples": samples, "fit_seconds": t1 - t0, "sample_seconds": t2 - t1}
-    for key in ("n_steps", "converged", "diverged"):
-        if key in info:
-            out[key] = np.asarray(info[key])
-    if sigmas is not None and len(sigmas) and hasattr(est, "transform"):
-        out["psnr_train"] = psnr_curve(est, X_fit, sigmas=sigmas, n_images=n_psnr, random_state=psnr_seed).output_psnr
-        out["psnr_test"] = psnr_curve(est, X_test, sigmas=sigmas, n_images=n_psnr, random_state=psnr_seed).output_psnr
-    out["psnr_seconds"] = time.perf_counter() - t2
-    # CPU seconds of the whole worker process: with one fit per process (loky) this is the fit's own cost,
-    # which tells what the sweep would take on an idle machine when the cores are shared
-    out["cpu_seconds"] = time.process_time() - c0
-    if keep:
-        out["estimator"] = est
-    return out
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -114,13 +73,17 @@ _POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
         "verbose": ["verbose"],
         "keep_estimators": ["boolean"],
         "patch_size": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "vectorize": [StrOptions({"auto"}), "boolean", Interval(numbers.Integral, 1, None, closed="left")],
+        "threads_per_fit": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "cache_dir": [str, os.PathLike, None],
     },
     prefer_skip_nested_validation=False,  # the estimators fitted inside validate their own parameters
 )
 def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_samples: int = 64, sample_random_state=0,
                          random_state=0, shuffle: bool = True, sigmas=None, n_psnr_images: int = 300,
                          threshold: float = 0.95, remove_mean: bool = True, epsilon: float = 0.1,
-                         n_jobs=None, verbose: int = 1, keep_estimators: bool = False, patch_size=None):
+                         n_jobs=None, verbose: int = 1, keep_estimators: bool = False, patch_size=None,
+                         vectorize="auto", threads_per_fit=None, cache_dir=None):
     """Train two models on disjoint sets of each size N and measure memorization vs generalization.
 
     Parameters
@@ -158,8 +121,11 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     epsilon : float in [0, 1), default=0.1
         Tolerance of the effective memorization (largest N with rate >= 1 - epsilon).
     n_jobs : int, default=None
-        Fits run in parallel through joblib, so ``with joblib.parallel_config(backend="dask"):`` runs them on
-        a dask cluster (or ray). ``None`` means 1 unless inside a ``parallel_config`` context.
+        Fits (or groups of jointly trained fits, see ``vectorize``) run in parallel through joblib, so any
+        joblib backend runs the sweep: ``with sweep_engine("dask")`` or ``with sweep_engine("ray")`` (see
+        :func:`gahb.experiments.sweep_engine`), or your own ``joblib.parallel_config``. ``None`` means 1
+        unless inside a ``parallel_config`` context. A fit whose estimator has ``device="auto"`` uses the
+        GPU its worker was given (see :func:`gahb.experiments.worker_device`).
     verbose : int, default=1
         0 silent; 1 a progress bar (tqdm) on stderr; 2 also one line per finished fit.
     keep_estimators : bool, default=False
@@ -168,6 +134,27 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         Side of the patches of the patch-level ("collage") memorization (paper Fig. 10,
         :func:`gahb.metrics.patch_nearest_neighbors`); ``None`` uses half the image side (the paper's tool
         on 40 x 40 images: four 20 x 20 patches). Skipped when ``image_shape`` is not given.
+    vectorize : "auto", bool or int, default="auto"
+        Train several models as one network (:func:`gahb.fit_vectorized`: each keeps its own data, initial
+        weights, minibatches, noise and Adam state). ``True``: all models A in one network, all models B in
+        another (two tasks); an int ``k``: at most ``k`` models per network; ``False``: one model per task.
+        ``"auto"`` vectorizes a :class:`gahb.DiffusionDenoiser` on a GPU (where one small model leaves the
+        GPU mostly idle) and, on the CPU, where it measured faster: below 0.4 GFLOP of training per model
+        and step (:func:`gahb.core.cost.training_flops`; 8 x 8 images at width 16, not the 12 x 12 default;
+        see the sweeps section of the scale guide). Settings only a single fit offers (``precision``,
+        ``validation_fraction``, checkpoints, ...) turn it off. The grouping never depends on ``n_jobs``, so
+        the results do not either.
+    threads_per_fit : int, default=None
+        Torch threads of each fit (or group), set inside its worker and restored afterwards. The thread
+        count changes the order of float sums, so pinning it makes a sweep give the same bits on any engine
+        and with any ``n_jobs``; ``None`` leaves each worker's own setting.
+    cache_dir : str or path, default=None
+        Store every finished fit in this folder at once (safetensors with JSON metadata, written
+        atomically: samples, PSNR curves and the model). A rerun of the same sweep (same data, settings
+        and seeds, and the same largest N, which fixes the split) loads the finished fits and trains only the missing ones, so a killed
+        sweep continues where it stopped. A folder holding another sweep's fits raises ``ValueError``
+        before any training (settings that change only float rounding, such as the device, ``n_jobs``,
+        ``threads_per_fit`` or ``vectorize``, may differ). Needs integer seeds. Nothing is ever deleted.
 
     Every argument (and the estimator's own parameters) is checked before the first fit.
 
@@ -201,15 +188,18 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     >>> [row["mem_cosine_A"] for row in res.table()], res.effective_memorization()
     ([1.0, 1.0], 10)
 
-    A network sweep takes minutes (``gahb transition`` runs this one in about 8 on two cores):
+    A network sweep takes minutes (``gahb transition`` runs this one in about 3 on two cores);
+    ``cache_dir`` stores every finished fit, so a rerun after a kill continues:
 
     >>> from gahb import DiffusionDenoiser
     >>> from gahb.datasets import make_dead_leaves
     >>> X = make_dead_leaves(20300, image_size=12, random_state=0).data  # doctest: +SKIP
-    >>> est = DiffusionDenoiser(width=16, n_blocks=2, max_iter=3000, beta=1.0, image_shape=(12, 12), random_state=0)
-    >>> res = generalization_curve(est, X, [1, 10, 100, 1000, 10000], n_jobs=2)  # doctest: +SKIP
+    >>> est = DiffusionDenoiser(width=16, n_blocks=2, max_iter=2000, batch_size=32, learning_rate=2e-3,
+    ...                         lr_schedule="cosine", beta=0.5, image_shape=(12, 12), random_state=0)
+    >>> res = generalization_curve(est, X, [1, 10, 100, 1000, 10000], n_jobs=2,
+    ...                            cache_dir="fits")  # doctest: +SKIP
     """
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     X = check_rows(X, "X", finite=True)
     check_estimator(estimator, X.shape[1])
@@ -231,6 +221,15 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
     if patch_size is not None and (image_shape is None or patch_size > min(image_shape[1:])):
         raise ValueError(f"patch_size must be an integer from 2 to the image side (and needs image_shape); "
                          f"got {patch_size!r}.")
+    per_group = _models_per_group(vectorize, estimator, len(sizes), X.shape[1])
+    params = estimator.get_params() if hasattr(estimator, "get_params") else {}
+    int_seed = _is_int(params.get("random_state"))
+    if cache_dir is not None:
+        if not (_is_int(random_state) and _is_int(sample_random_state) and (int_seed or "random_state" not in params)):
+            raise ValueError("cache_dir needs integer random_state, sample_random_state and estimator random_state, "
+                             "so that a rerun draws the same splits, weights and noise.")
+        if keep_estimators and not (hasattr(estimator, "save") and hasattr(type(estimator), "load")):
+            raise ValueError("keep_estimators=True with cache_dir needs an estimator with save() and load().")
     seed = resolve_seed(random_state)
     sample_seed = resolve_seed(sample_random_state)
     rng = np.random.default_rng(seed)
@@ -247,34 +246,40 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
 
     # Model B gets its own fit seed (estimator's random_state + 1), so A and B share neither initial weights nor
     # minibatches nor training noise: agreement of their samples then comes from the data, not from the seed.
-    fit_seeds = {"A": None, "B": None}
-    rs = estimator.get_params().get("random_state") if hasattr(estimator, "get_params") else None
-    if isinstance(rs, (numbers.Integral, np.integer)) and not isinstance(rs, bool):
-        fit_seeds = {"A": int(rs), "B": int(rs) + 1}
-    tasks, keys = [], []
-    for n in sizes:
-        for role, block, other in (("A", block_A, block_B), ("B", block_B, block_A)):
-            test = extra if extra.shape[0] else other[:n_psnr_images]
-            tasks.append(delayed(_fit_sample_score)(estimator, block[:n], test, n_samples, sample_seed, sigmas,
-                                                    n_psnr_images, seed, keep_estimators, fit_seeds[role]))
-            keys.append((int(n), role))
+    fit_seeds = {"A": int(params["random_state"]), "B": int(params["random_state"]) + 1} if int_seed else {"A": None, "B": None}
+    specs = [FitSpec(int(n), role, block[:n], extra if extra.shape[0] else other[:n_psnr_images], fit_seeds[role])
+             for role, block, other in (("A", block_A, block_B), ("B", block_B, block_A)) for n in sizes]
 
     t0 = time.perf_counter()
+    outputs, cache = {}, None
+    if cache_dir is not None:
+        cache = SweepCache(cache_dir, _settings(estimator, fit_seeds, n_samples, sample_seed, seed, shuffle, sigmas,
+                                                n_psnr_images))
+        finished = cache.open(specs)  # raises before any training if the folder holds another sweep
+        for spec in specs:
+            if spec.key in finished:
+                outputs[spec.key] = cache.load(spec, estimator if keep_estimators else None)
+    groups = plan_groups([s for s in specs if s.key not in outputs], per_group)
+    common = dict(vectorize=per_group > 1, n_samples=n_samples, sample_seed=sample_seed, sigmas=sigmas,
+                  n_psnr=n_psnr_images, psnr_seed=seed, keep=keep_estimators, threads=threads_per_fit, cache=cache)
+    tasks = [delayed(run_group)(estimator, group, i, **common) for i, group in enumerate(groups)]
     bar = None
     if verbose:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(tasks), desc="fits (2 per N)", unit="fit", file=sys.stderr)
-    outputs = {}
-    try:
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-        for key, out in zip(keys, results):
+        bar = tqdm(total=len(specs), initial=len(outputs), desc="fits (2 per N)", unit="fit", file=sys.stderr)
+
+    def collect(results):
+        for key, out in results:
             outputs[key] = out
             if bar is not None:
                 bar.update(1)
                 if verbose > 1:
                     bar.write(f"N={key[0]} model {key[1]}: fit {out['fit_seconds']:.1f} s, "
                               f"sample {out['sample_seconds']:.1f} s")
+
+    try:
+        run_tasks(tasks, n_jobs, collect)
     finally:
         if bar is not None:
             bar.close()
@@ -290,9 +295,68 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
                               sigmas=np.asarray(sigmas), epsilon=epsilon, threshold=threshold,
                               remove_mean=remove_mean, wall_seconds=wall, n_samples=int(n_samples),
                               data_warnings=overlap)
+    res.n_cached_ = sum(bool(out.get("from_cache")) for out in outputs.values())
+    res.fit_info_ = {k: {name: out.get(name) for name in ("device", "visible_gpus", "trained_with", "fit_seconds",
+                                                          "cpu_seconds", "from_cache")}
+                     for k, out in sorted(outputs.items())}
     if keep_estimators:
         res.estimators_ = {k: v["estimator"] for k, v in outputs.items()}
     return res
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
+
+
+# Where one network of many models trains faster than one model at a time on the CPU (bench_sweep.py, one
+# thread per worker, 10 models of width 16, batch 32): 1.34x at 0.27 GFLOP per model and step (8 x 8 images),
+# 0.97x at 0.61 GFLOP (12 x 12), 0.94x at 1.08 GFLOP (16 x 16). On a GPU one small model leaves it mostly idle.
+_CPU_VECTORIZE_FLOPS = 0.4e9
+
+
+def _models_per_group(vectorize, estimator, n_sizes, n_features) -> int:
+    """How many models one network trains: 1 (no vectorization), ``n_sizes`` (all A, all B) or ``k``."""
+    from gahb._vectorized import unsupported
+    from gahb.denoiser import DiffusionDenoiser
+
+    if isinstance(vectorize, str):  # "auto"
+        if not isinstance(estimator, DiffusionDenoiser) or unsupported(estimator) is not None:
+            return 1
+        return n_sizes if _vectorizing_pays(estimator, n_features) else 1
+    is_bool = isinstance(vectorize, (bool, np.bool_))
+    k = (n_sizes if vectorize else 1) if is_bool else int(vectorize)
+    if k > 1 or (is_bool and vectorize):
+        if not isinstance(estimator, DiffusionDenoiser):
+            raise ValueError(f"vectorize trains DiffusionDenoiser models only; got {type(estimator).__name__} "
+                             "(use vectorize=False).")
+        reason = unsupported(estimator)
+        if reason is not None:
+            raise ValueError(reason)
+    return k
+
+
+def _vectorizing_pays(estimator, n_features) -> bool:
+    """On a GPU always; on the CPU below ``_CPU_VECTORIZE_FLOPS`` of training per model and step."""
+    import torch
+
+    from gahb._networks import build_module
+    from gahb.core.cost import training_flops
+
+    device = str(estimator.device)
+    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        return True
+    shape = resolve_image_shape(estimator.image_shape, n_features)
+    net = build_module(estimator.architecture, shape[0], estimator.width, estimator.n_blocks, estimator.n_layers, 0)
+    return training_flops(net, shape, estimator.batch_size) < _CPU_VECTORIZE_FLOPS
+
+
+def _settings(estimator, fit_seeds, n_samples, sample_seed, seed, shuffle, sigmas, n_psnr) -> dict:
+    """What a cached fit must share with this sweep (the training images are checked per fit)."""
+    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    return {"estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
+            "params": {k: v for k, v in params.items() if k not in ("device", "verbose")},
+            "fit_seeds": fit_seeds, "n_samples": int(n_samples), "sample_random_state": sample_seed,
+            "random_state": seed, "shuffle": bool(shuffle), "sigmas": sigmas, "n_psnr_images": int(n_psnr)}
 
 
 def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean, patch=None):
@@ -318,9 +382,8 @@ def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean, patch=None):
     pair = okA & okB
     d["cross_similarity"] = on_rows(pair, lambda a, b: paired_cosine_similarity(a, b, remove_mean=remove_mean), sA, sB)
     d["cross_similarity_raw"] = on_rows(pair, lambda a, b: paired_cosine_similarity(a, b), sA, sB)
-    sB_next = np.roll(sB, -1, axis=0)
-    d["chance_similarity"] = (on_rows(okA & np.roll(okB, -1), lambda a, b: paired_cosine_similarity(
-        a, b, remove_mean=remove_mean), sA, sB_next) if sA.shape[0] > 1 else np.full(1, np.nan))
+    d["chance_similarity"] = (mismatched_similarity(sA[pair], sB[pair], remove_mean=remove_mean)
+                              if pair.sum() > 1 else np.full(1, np.nan))
     d["data_baseline_similarity"] = data_baseline(X_A, X_B, remove_mean=remove_mean).similarity
     if patch is not None:
         for role, s, Xt, ok in (("A", sA, X_A, okA), ("B", sB, X_B, okB)):
@@ -359,6 +422,14 @@ class GeneralizationCurve:
     data_warnings : list of str
         The :class:`gahb.exceptions.NearDuplicateWarning` messages of the sweep (overlapping training sets or
         held-out images); ``to_report`` puts them first.
+    n_cached_ : int
+        Fits loaded from ``cache_dir`` instead of trained (set by :func:`generalization_curve`).
+    fit_info_ : dict
+        ``(N, role) -> {"device", "visible_gpus", "trained_with", "fit_seconds", "cpu_seconds", "from_cache"}``:
+        where each fit ran (its device and the worker's ``CUDA_VISIBLE_DEVICES``) and which fits shared its
+        network (``vectorize``).
+    estimators_ : dict
+        ``(N, role) -> fitted estimator``, with ``keep_estimators=True``.
 
     See Also
     --------
@@ -436,7 +507,7 @@ class GeneralizationCurve:
         cosine >= threshold), ``mem_ratio_A/B`` (the 1/3 distance-ratio rule, NaN at N = 1);
         ``nearest_median`` (median nearest-training similarity, both models pooled); ``cross_median``,
         ``cross_q25``, ``cross_q75`` (model A vs model B, same noise), ``cross_raw_median`` (without mean
-        removal); ``chance_median`` (A_i vs B_{i+1}); ``data_baseline_median`` (each image of A_N to its
+        removal); ``chance_median`` (A_i vs B_j, every j != i); ``data_baseline_median`` (each image of A_N to its
         nearest in B_N); ``collage_A/B`` (fraction of samples pieced from patches of two or more of their
         own model's training images, :func:`gahb.metrics.patch_nearest_neighbors`) and ``collage_chance``
         (the same for B's training images against A's: the chance level); ``psnr_gap`` (Delta(N) in dB, mean over the noise grid and both models);
@@ -603,7 +674,7 @@ class GeneralizationCurve:
             + f"; `mem_*` = fraction of {self.n_samples} samples copying a training image of their own model "
             f"(cosine >= {self.threshold}, or L2 distance to the nearest < 1/3 of that to the 2nd nearest); "
             "`cross` = model A's sample i against model B's sample i (same noise); `chance` = A_i against "
-            "B_(i+1); `data_baseline` = each image of A_N against its nearest in B_N; `collage` = fraction of "
+            "B_j for every j != i (different noise); `data_baseline` = each image of A_N against its nearest in B_N; `collage` = fraction of "
             "samples whose patches all copy patches (same cosine threshold) of two or more of their model's training "
             "images, `collage_chance` = the same for B's training images against A's; `psnr_gap` = mean over "
             "the noise grid of train minus held-out output PSNR; `fit_seconds` = wall time of the two fits "

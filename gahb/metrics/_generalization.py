@@ -10,7 +10,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, va
 
 from gahb._checks import RANDOM_STATE, check_rows, resolve_seed
 from gahb.metrics._common import BOOLEAN, POSITIVE_INT, _pair, _real
-from gahb.metrics._similarity import check_threshold, memorization_rate, paired_cosine_similarity, summarize
+from gahb.metrics._similarity import (
+    check_threshold,
+    memorization_rate,
+    mismatched_similarity,
+    paired_cosine_similarity,
+    summarize,
+)
 
 _SAMPLES = [HasMethods(["sample"]), "array-like"]
 _RULE = [StrOptions({"cosine", "ratio"})]
@@ -48,8 +54,8 @@ def score_generalization(A, B, *, n_samples: int = 64, random_state=0, remove_me
     -------
     result : Bunch
         ``similarity`` (per pair), ``median``, ``q25``, ``q75``, ``mean``, ``n_nan``; ``chance``: the median
-        for mismatched pairs (``A[i]`` against ``B[i+1]``), the level two unrelated samples reach, and
-        ``chance_similarity`` its per-pair values; ``samples_A``, ``samples_B``.
+        for mismatched pairs (``A[i]`` against ``B[j]``, every ``j != i``), the level two unrelated samples
+        reach, and ``chance_similarity`` its per-pair values; ``samples_A``, ``samples_B``.
 
     See Also
     --------
@@ -71,7 +77,7 @@ def score_generalization(A, B, *, n_samples: int = 64, random_state=0, remove_me
     A, B = _pair(A, B, "A", "B")
     sim = paired_cosine_similarity(A, B, remove_mean=remove_mean)
     if A.shape[0] > 1:
-        chance = paired_cosine_similarity(A, np.roll(B, -1, axis=0), remove_mean=remove_mean)
+        chance = mismatched_similarity(A, B, remove_mean=remove_mean)
     else:
         chance = np.full(1, np.nan)
     out = Bunch(similarity=sim, chance_similarity=chance, samples_A=A, samples_B=B, **summarize(sim))
