@@ -9,8 +9,7 @@ import pytest
 
 from gahb import DiffusionDenoiser
 from gahb.cli import main
-from gahb.experiments import generalization_curve
-from gahb.experiments import _sweep
+from gahb.experiments import _sweep, generalization_curve
 
 
 def _net(**kw):
@@ -145,7 +144,6 @@ def test_cli_transition_continues_after_a_kill(tmp_path, monkeypatch):
 def test_a_damaged_fit_file_is_trained_again_and_a_foreign_one_refused(tmp_path):
     """A fit file cut short or altered (its checksum fails) is never trusted: a warning, that fit trained again,
     the same numbers; a file that reads as another program's is refused and left alone."""
-    import warnings
 
     from gahb import MemorizingDenoiser
     from gahb.experiments import generalization_curve

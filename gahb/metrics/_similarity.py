@@ -224,6 +224,9 @@ def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: floa
                       chunk_size: int = _DEFAULT_CHUNK):
     """Fraction of generated samples that copy a training image.
 
+    Both arrays must be finite: a NaN pixel is a ``ValueError`` (drop diverged samples first, e.g.
+    ``samples[np.isfinite(samples).all(axis=1)]``), never a silently unflagged copy.
+
     Parameters
     ----------
     samples : array-like of shape (n_samples, n_features)
@@ -243,9 +246,6 @@ def memorization_rate(samples, X_train, *, rule: str = "cosine", threshold: floa
         Also return the per-sample boolean flags.
     chunk_size : int, default=4096
         See :func:`nearest_neighbors`.
-
-    Both arrays must be finite: a NaN pixel is a ``ValueError`` (drop diverged samples first, e.g.
-    ``samples[np.isfinite(samples).all(axis=1)]``), never a silently unflagged copy.
 
     Returns
     -------
