@@ -81,6 +81,17 @@ def main(argv=None) -> int:
         return 1
     finally:
         remove_empty_created()
+        _forget_caught_interrupt()
+
+
+def _forget_caught_interrupt() -> None:
+    """Keep exit code 130 after a Ctrl-C/SIGTERM that was handled.
+
+    CPython (3.11) remembers a KeyboardInterrupt that left code run by ``exec`` of a string (dataclasses and
+    namedtuple build their methods that way, e.g. while torch imports) and ends the process by SIGINT at exit
+    even though ``main`` caught it; running any string resets that flag.
+    """
+    exec("")
 
 
 if __name__ == "__main__":
