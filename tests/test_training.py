@@ -18,7 +18,7 @@ import gahb.core.training as core_training
 from gahb import DiffusionDenoiser
 from gahb._utils import psnr
 from gahb.core.batches import Batches, fits_on_device, host_images
-from gahb.core.distributed import rank_seeds
+from gahb.core.distributed import World, rank_seeds
 from gahb.core.nn import UNet, init_weights_
 from gahb.core.random import torch_generator
 
@@ -267,6 +267,31 @@ def test_failing_checkpoint_write_leaves_the_previous_one_intact(X, tmp_path, mo
         DiffusionDenoiser(**{**TINY, "checkpoint_dir": tmp_path, "checkpoint_every": 4}).fit(X)
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint-000000004.safetensors"]  # no partial or temp file
     assert DiffusionDenoiser.load(tmp_path).n_iter_ == 4
+
+
+def test_a_stop_after_the_last_check_is_not_lost():
+    """A signal after the last step's check (during its log: held-out loss, progress bar) goes to the handler
+    that was there before training, instead of vanishing (a killed command then ran to the end with exit 0)."""
+    cpu = torch.device("cpu")
+    net, cfg = UNet(width=2, n_blocks=1), core_training.TrainConfig(max_iter=3, batch_size=2, log_every=5)
+    data = Batches(torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0)), cpu)
+
+    class Stopped(Exception):
+        pass
+
+    def before(signum, frame):
+        raise Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, before)
+    try:
+        state = core_training.new_state(net, cfg, torch_generator(1), torch_generator(2), cpu)
+        with pytest.raises(Stopped):
+            core_training.train_loop(core_training.prepare_model(net, cfg, World(), cpu), net, data, cfg, state,
+                                     on_log=lambda st: os.kill(os.getpid(), signal.SIGTERM))
+        assert state.step == 3  # the run was complete when the signal came
+        assert signal.getsignal(signal.SIGTERM) is before  # and the handler is back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_ctrl_c_writes_a_checkpoint_that_resumes_bitwise(X, tmp_path, monkeypatch):

@@ -176,8 +176,13 @@ class _StopRequest:
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.requested = False
+        self.signum = None
+        self.honoured = False
         self._previous = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -187,11 +192,15 @@ class _StopRequest:
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.signum = signum
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         for s, handler in self._previous.items():
             signal.signal(s, handler)
+        if self.requested and not self.honoured and exc_type is None:
+            # it came after the last step's check (during its log or progress bar): training is complete, and the
+            # signal goes to whoever handled it before, as if it had arrived now, instead of being lost
+            signal.raise_signal(self.signum)
         return False
 
 
@@ -347,6 +356,7 @@ def train_loop(
                                                            and state.step % config.checkpoint_every == 0)):
                 on_checkpoint(state)
             if stop_now:
+                stop.honoured = True
                 return True
     if on_checkpoint is not None and not (config.checkpoint_every and state.step % config.checkpoint_every == 0):
         on_checkpoint(state)  # the finished run is always on disk
