@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import tempfile
 
 import numpy as np
 
@@ -120,3 +122,11 @@ def check_rows(X, name: str = "X", *, finite: bool = False) -> np.ndarray:
         bad = int(np.count_nonzero(~np.isfinite(X).all(axis=1)))
         raise ValueError(f"{name} contains NaN or infinity in {bad} of {X.shape[0]} rows.")
     return X
+
+
+def ensure_writable_folder(path) -> None:
+    """Create the folder ``path`` (and its parents) and prove that a file can be written in it, before any
+    work that would end by writing there; ``OSError`` otherwise."""
+    os.makedirs(path, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path, prefix=".gahb-write-test-"):
+        pass

@@ -7,7 +7,6 @@ assumes valid input.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import validate_data
 
-from gahb._checks import resolve_image_shape, resolve_seed
+from gahb._checks import ensure_writable_folder, resolve_image_shape, resolve_seed
 from gahb._networks import check_architecture, warn_if_not_bias_free
 from gahb._utils import image_rows, resolve_device
 from gahb.core import checkpoint as ckpt
@@ -208,9 +207,7 @@ def _check_checkpoint_dir(est, warm: bool, world: World) -> None:
     if world.rank != 0:  # rank 0 writes the checkpoints
         return
     try:
-        d.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=d, prefix=".gahb-write-test-"):
-            pass
+        ensure_writable_folder(d)
     except OSError as exc:
         raise ValueError(f"checkpoint_dir {os.fspath(d)!r} is not writable: {exc.strerror or exc}.") from None
 

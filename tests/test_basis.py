@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from _helpers import box_smoothed
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from torch import nn
@@ -15,10 +16,7 @@ SHAPE = (8, 8)
 
 
 def smooth_images(n, seed):
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(size=(n, 10, 10))
-    X = (X[:, :-2, :-2] + X[:, 1:-1, 1:-1] + X[:, 2:, 2:] + X[:, 2:, :-2] + X[:, :-2, 2:]) / 5
-    return X.reshape(n, -1)
+    return box_smoothed(n, 8, seed)
 
 
 class SymmetricReLUDenoiser(nn.Module):

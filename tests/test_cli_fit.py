@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from _helpers import ctrl_c_at_step
 
 import gahb.cli.fit as fit_cli
 from gahb import DiffusionDenoiser
@@ -128,8 +129,8 @@ def test_nproc_relaunches_through_torchrun(tmp_path, monkeypatch):
     assert cmd[6:8] == ["gahb", "fit"] and "--nproc" not in cmd and "--steps" in cmd
 
 
-@pytest.mark.slow
 def test_nproc_two_cpu_processes_end_to_end(tmp_path):
+    """gahb fit --nproc 2 through torchrun with gloo (about 8 s): both ranks train, rank 0 writes, all exit 0."""
     out = tmp_path / "ddp"
     r = subprocess.run([sys.executable, "-m", "gahb", "fit", "-o", str(out), *TINY, "--nproc", "2", "--threads", "1"],
                        capture_output=True, text=True, timeout=600)
@@ -140,27 +141,14 @@ def test_nproc_two_cpu_processes_end_to_end(tmp_path):
 
 
 def test_ctrl_c_during_gahb_fit_checkpoints_and_resume_finishes(tmp_path, monkeypatch, capsys):
-    import os
-    import signal
-
-    import gahb.core.training as core_training
-
-    real, calls = core_training.lr_factor, []
-
-    def interrupted(*args):
-        calls.append(1)
-        if len(calls) == 7:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(*args)
-
-    monkeypatch.setattr(core_training, "lr_factor", interrupted)
+    stop_interrupting = ctrl_c_at_step(monkeypatch, 7)
     out = tmp_path / "run"
     assert main(["fit", "-o", str(out), *TINY]) == 130
     last = capsys.readouterr().err.strip().splitlines()[-1]  # one closing line says it (not Python's warning)
     assert last.startswith("gahb: interrupted at step 7 of 20;") and last.endswith("continue with --resume")
     assert (out / "checkpoints" / "checkpoint-000000007.safetensors").exists()
     assert "Interrupted at step 7 of 20" in (out / "report.md").read_text()
-    monkeypatch.setattr(core_training, "lr_factor", real)
+    stop_interrupting()
     assert main(["fit", "-o", str(out), *TINY, "--resume"]) == 0
     assert main(["fit", "-o", str(tmp_path / "straight"), *TINY]) == 0
     a, b = (DiffusionDenoiser.load(p / "model.safetensors") for p in (out, tmp_path / "straight"))

@@ -1,6 +1,5 @@
 """DiffusionDenoiser: learning, determinism, dtypes, input validation, persistence, interruption."""
 
-import os
 import pickle
 import signal
 import warnings
@@ -9,26 +8,17 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from _helpers import ctrl_c_at_step, smooth_images
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.ndimage import gaussian_filter
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 import gahb._training as training_module
-import gahb.core.training as core_training
 from gahb import DiffusionDenoiser
 from gahb._utils import psnr
 
 TINY = dict(width=4, n_blocks=2, max_iter=15, batch_size=8, image_shape=(8, 8), random_state=0, device="cpu")
-
-
-def smooth_images(n, size=16, seed=0):
-    """Smooth random fields rescaled to [0, 1]: an easy prior for a quick learning check."""
-    z = np.random.default_rng(seed).normal(size=(n, size, size))
-    z = np.stack([gaussian_filter(a, 2.0, mode="wrap") for a in z])
-    lo, hi = z.min(axis=(1, 2), keepdims=True), z.max(axis=(1, 2), keepdims=True)
-    return ((z - lo) / (hi - lo)).reshape(n, -1)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +33,7 @@ def fitted(X64):
 
 def test_learns_to_denoise():
     """Held-out PSNR at sigma = 0.1 beats the noisy input by >= 5 dB after a short fit."""
-    X, X_test = smooth_images(512, seed=0), smooth_images(64, seed=1)
+    X, X_test = smooth_images(512, size=16, seed=0), smooth_images(64, size=16, seed=1)
     den = DiffusionDenoiser(
         width=8, n_blocks=2, max_iter=1000, batch_size=32, lr_schedule="cosine", image_shape=(16, 16),
         random_state=0, device="cpu",
@@ -250,15 +240,7 @@ def test_load_rejects_malformed_files(tmp_path):
 
 def test_ctrl_c_keeps_a_usable_model(monkeypatch, X64):
     """Ctrl-C (SIGINT) during step 4 lets that step finish, then training stops with a usable model."""
-    real, calls = core_training.lr_factor, []
-
-    def interrupted(*args):
-        calls.append(1)
-        if len(calls) == 4:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(*args)
-
-    monkeypatch.setattr(core_training, "lr_factor", interrupted)
+    ctrl_c_at_step(monkeypatch, 4)
     with pytest.warns(RuntimeWarning, match="interrupted after 4"):
         den = DiffusionDenoiser(**TINY).fit(X64)
     assert den.n_iter_ == 4 and not den.network_.training

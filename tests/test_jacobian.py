@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from _helpers import box_smoothed
 from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
@@ -25,11 +26,7 @@ class LinearDenoiser(nn.Module):
         return out.to(y.dtype).reshape(y.shape)
 
 
-def smooth_images(n, side, seed):
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(size=(n, side + 2, side + 2))
-    X = (X[:, :-2, :-2] + X[:, 1:-1, 1:-1] + X[:, 2:, 2:] + X[:, 2:, :-2] + X[:, :-2, 2:]) / 5
-    return X.reshape(n, -1)
+smooth_images = box_smoothed
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ import os
 import re
 import signal
 import sys
-import tempfile
 from pathlib import Path
+
+from gahb._checks import ensure_writable_folder
 
 __all__ = [
     "UsageError", "Parser", "add_common_arguments", "usage_errors", "check_arguments", "check_device", "check_seed",
@@ -160,9 +161,7 @@ def prepare_output(path, *, report_files=("report.md", "report.json"), overwrite
                          "folder or pass --overwrite.")
     missing = [p for p in [out, *out.parents] if not p.exists()]
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".gahb-write-test-"):
-            pass
+        ensure_writable_folder(out)
     except OSError as exc:
         raise UsageError(f"--output {out} is not writable: {exc.strerror or exc}.") from None
     _CREATED.extend(reversed(missing))

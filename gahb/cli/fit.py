@@ -238,6 +238,8 @@ def run(args) -> int:
         if world.rank == 0:
             _write_outputs(args, out, est, desc, n_train, n_val, shape, est.n_iter_ - start, fit_s,
                            time.perf_counter() - t_start, world)
+        if world.active:  # leave together: a gloo rank that tore down while rank 0 still wrote aborted (1 run in 6)
+            torch.distributed.barrier()
     finally:
         if world.active:
             torch.distributed.destroy_process_group()
