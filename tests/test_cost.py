@@ -2,7 +2,7 @@
 
 import pytest
 
-from gahb.core.cost import forward_flops, training_flops
+from gahb.core.cost import forward_flops, training_flops, training_memory
 from gahb.core.nn import BFCNN, UNet
 
 
@@ -42,3 +42,14 @@ def test_bfcnn_flops():
     n_layers, width, side = 21, 64, 40
     hand = _conv(1, width, side) + (n_layers - 2) * _conv(width, width, side) + _conv(width, 1, side)
     assert forward_flops(BFCNN(1, width, n_layers), (1, side, side)) == hand
+
+
+def test_training_memory_is_the_same_under_no_grad():
+    """A caller's torch.no_grad() must not hide the activations autograd saves during training."""
+    import torch
+
+    net = UNet(width=4, n_blocks=1)
+    plain = training_memory(net, (1, 16, 16), batch_size=8)
+    with torch.no_grad():
+        quiet = training_memory(net, (1, 16, 16), batch_size=8)
+    assert plain["activations"] > 0 and quiet == plain

@@ -117,7 +117,9 @@ def training_memory(net: nn.Module, image_shape, batch_size: int, precision: str
             return t
 
         x = torch.zeros((n, *tuple(image_shape)), device=p.device)
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(p.device, precision):
+        # enable_grad: under a caller's no_grad autograd saves nothing and the estimate would read 0
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
+                autocast(p.device, precision):
             net(x).float().sum()
         return total[0]
 
