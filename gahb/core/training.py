@@ -162,10 +162,40 @@ def new_state(net: nn.Module, config: TrainConfig, g_batch, g_noise, device: tor
     >>> type(state.optimizer).__name__, state.scaler is not None, state.step
     ('Adam', True, 0)
     """
-    # fused Adam is the fast path on CUDA; on the CPU the default (foreach) keeps today's weights bitwise
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, fused=device.type == "cuda" or None)
+    optimizer = _adam(net.parameters(), config, device)
     scaler = torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
     return TrainState(optimizer, scaler, g_batch, g_noise, window_sum=torch.zeros((), device=device))
+
+
+def _adam(params, config: TrainConfig, device: torch.device) -> torch.optim.Adam:
+    """The paper's optimizer, Adam with default betas; fused on CUDA (its fast path), on the CPU the default
+    (foreach), which keeps the weights of earlier releases bitwise."""
+    return torch.optim.Adam(params, lr=config.learning_rate, fused=device.type == "cuda" or None)
+
+
+def _set_learning_rate(optimizer: torch.optim.Optimizer, step: int, config: TrainConfig) -> None:
+    """The schedule's rate of 0-based ``step`` on every parameter group."""
+    for group in optimizer.param_groups:
+        group["lr"] = config.learning_rate * lr_factor(step, config.max_iter, config.lr_schedule)
+
+
+def _noisy_batch(data: Batches, n: int, config: TrainConfig, g_batch, g_noise, device) -> tuple:
+    """``n`` clean training images and their noise z = sigma * N(0, I) (eq. 1 of the residual loss).
+
+    The order of the draws (indices from ``g_batch``; sigma, the rescaling factor and z from ``g_noise``) is the
+    random-stream contract that resumed, distributed and vectorized fits all reproduce."""
+    x = data.get(torch.randint(data.n, (n,), generator=g_batch))
+    sigma = sample_sigma(n, config.sigma_max, config.noise_distribution, g_noise, device)
+    if config.rescale == "uniform":  # positive intensity rescaling of the clean images (Fig. 19)
+        x = torch.rand(n, generator=g_noise, device=device)[:, None, None, None] * x
+    return x, torch.randn(x.shape, generator=g_noise, device=device, dtype=x.dtype) * sigma.view(-1, 1, 1, 1)
+
+
+def _check_window(mean: float, first: int, last: int, whose: str = "", hint: str = "") -> None:
+    """A non-finite window mean stops training with the steps named (read once per window, never per step)."""
+    if not math.isfinite(mean):
+        raise FloatingPointError(f"training loss{whose} became {mean} in steps {first}-{last}; lower learning_rate"
+                                 f"{hint} or check {'its ' if whose else ''}X.")
 
 
 class _StopRequest:
@@ -316,15 +346,8 @@ def train_loop(
     t_log = time.perf_counter()
     with _StopRequest() as stop:
         for step in range(state.step, config.max_iter):
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * lr_factor(step, config.max_iter, config.lr_schedule)
-            idx = torch.randint(data.n, (local_batch,), generator=state.g_batch)
-            x = data.get(idx)
-            sigma = sample_sigma(local_batch, config.sigma_max, config.noise_distribution, state.g_noise, device)
-            if config.rescale == "uniform":  # positive intensity rescaling of the clean images (Fig. 19)
-                a = torch.rand(local_batch, generator=state.g_noise, device=device)
-                x = a[:, None, None, None] * x
-            noise = torch.randn(x.shape, generator=state.g_noise, device=device, dtype=x.dtype) * sigma.view(-1, 1, 1, 1)
+            _set_learning_rate(optimizer, step, config)
+            x, noise = _noisy_batch(data, local_batch, config, state.g_batch, state.g_noise, device)
             y = x + noise
             if config.channels_last:
                 y = y.contiguous(memory_format=torch.channels_last)
@@ -368,11 +391,7 @@ def _log(net, state: TrainState, world: World, stop: bool, heldout, batch_size: 
     total, stop = world.reduce_window(state.window_sum, stop)
     n_steps = state.step - state.window_start
     mean = total / max(n_steps, 1)
-    if not math.isfinite(mean):
-        raise FloatingPointError(
-            f"training loss became {mean} in steps {state.window_start + 1}-{state.step}; lower learning_rate, "
-            "use precision='fp32' or check X."
-        )
+    _check_window(mean, state.window_start + 1, state.step, hint=", use precision='fp32'")
     state.loss_curve.append(mean)
     state.window_sum.zero_()
     world.sync_buffers(net)  # held-out loss and checkpoints see rank 0's running statistics on every rank

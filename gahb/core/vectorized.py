@@ -11,7 +11,6 @@ changes float rounding, not the mathematics.
 from __future__ import annotations
 
 import copy
-import math
 
 import torch
 from torch import nn
@@ -19,7 +18,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .batches import Batches
 from .random import torch_generator
-from .training import TrainConfig, lr_factor, sample_sigma
+from .training import TrainConfig, _adam, _check_window, _noisy_batch, _set_learning_rate
 
 __all__ = ["train_stacked"]
 
@@ -60,25 +59,16 @@ def train_stacked(nets: list[nn.Module], datasets: list[Batches], seeds: list[in
         return functional_call(skeleton, (p, b), (y,))
 
     forward = vmap(residual)
-    # the optimizer of a single fit (gahb.core.training.new_state): fused on CUDA, the default on the CPU
-    optimizer = torch.optim.Adam(list(params.values()), lr=config.learning_rate, fused=device.type == "cuda" or None)
+    optimizer = _adam(list(params.values()), config, device)  # the optimizer of a single fit
     g_batch = [torch_generator(s + 1) for s in seeds]
     g_noise = [torch_generator(s + 2, device) for s in seeds]
     b = config.batch_size
     window = torch.zeros(len(nets), device=device)
     curves, start = [[] for _ in nets], 0
     for step in range(config.max_iter):
-        for group in optimizer.param_groups:
-            group["lr"] = config.learning_rate * lr_factor(step, config.max_iter, config.lr_schedule)
-        xs, noises = [], []
-        for data, gb, gn in zip(datasets, g_batch, g_noise):
-            x = data.get(torch.randint(data.n, (b,), generator=gb))
-            sigma = sample_sigma(b, config.sigma_max, config.noise_distribution, gn, device)
-            if config.rescale == "uniform":  # positive intensity rescaling of the clean images (Fig. 19)
-                x = torch.rand(b, generator=gn, device=device)[:, None, None, None] * x
-            xs.append(x)
-            noises.append(torch.randn(x.shape, generator=gn, device=device, dtype=x.dtype) * sigma.view(-1, 1, 1, 1))
-        x, noise = torch.stack(xs), torch.stack(noises)
+        _set_learning_rate(optimizer, step, config)
+        x, noise = map(torch.stack, zip(*(_noisy_batch(data, b, config, gb, gn, device)
+                                         for data, gb, gn in zip(datasets, g_batch, g_noise))))
         loss = ((forward(params, buffers, x + noise) - noise) ** 2).flatten(1).sum(1) / b
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
@@ -87,9 +77,7 @@ def train_stacked(nets: list[nn.Module], datasets: list[Batches], seeds: list[in
         if (step + 1) % config.log_every == 0 or step + 1 == config.max_iter:
             for m, total in enumerate(window.tolist()):
                 mean = total / (step + 1 - start)
-                if not math.isfinite(mean):
-                    raise FloatingPointError(f"training loss of model {m} became {mean} in steps {start + 1}-"
-                                             f"{step + 1}; lower learning_rate or check its X.")
+                _check_window(mean, start + 1, step + 1, whose=f" of model {m}")
                 curves[m].append(mean)
             window.zero_()
             start = step + 1
