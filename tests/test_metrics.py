@@ -222,3 +222,5 @@ def test_ratio_rule_flags_copies_of_duplicated_training_images():
     assert memorization_rate(X144.astype(np.float32), X144, rule="ratio") == 1.0
     with pytest.raises(ValueError, match="threshold"):
         memorization_rate(X144, X144, threshold="high")
+    with pytest.raises(TypeError, match="threshold must be a number, not a bool"):
+        memorization_rate(X144, X144, threshold=True)

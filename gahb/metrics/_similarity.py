@@ -298,6 +298,8 @@ def check_threshold(rule: str, threshold) -> float:
     the distance ratio in (0, 1]; anything else would flag every sample or none."""
     if threshold is None:
         return 0.95 if rule == "cosine" else 1.0 / 3.0
+    if isinstance(threshold, (bool, np.bool_)):  # a Real to validate_params, but True would read as 1.0
+        raise TypeError(f"threshold must be a number, not a bool; got {threshold}.")
     if rule == "cosine" and not -1 <= threshold <= 1:
         raise ValueError(f"the cosine rule's threshold is a cosine similarity and must lie in [-1, 1]; got "
                          f"{threshold}.")
