@@ -127,6 +127,8 @@ def test_nproc_relaunches_through_torchrun(tmp_path, monkeypatch):
     (cmd,) = calls
     assert cmd[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m"]
     assert cmd[6:8] == ["gahb", "fit"] and "--nproc" not in cmd and "--steps" in cmd
+    assert main(["fit", "-o", str(tmp_path / "p"), *TINY, "--npr=2"]) == 0  # argparse's abbreviation too
+    assert not [a for a in calls[1][6:] if a.startswith("--np")] and "--steps" in calls[1]
 
 
 def test_nproc_two_cpu_processes_end_to_end(tmp_path):

@@ -10,7 +10,6 @@ small (about a second per file); ``-m slow`` runs the long version.
 
 import gzip
 import os
-import shutil
 import struct
 import warnings
 
@@ -185,6 +184,8 @@ def test_every_truncation_of_the_whole_file(files, kind):
 
 
 def test_nothing_left_behind(files):
-    """No temporary files from the rebuilt caches; the originals are intact."""
-    assert not list(files["tmp"].glob("**/.gahb-cache-*"))
-    assert os.path.isfile(files["folder"] / "0.png") and shutil.disk_usage(files["tmp"]).free > 0
+    """No temporary files from the rebuilt caches or retrained sweep fits; the originals are intact. (It runs
+    after the fuzz tests of this module, which share the fixture's folder.)"""
+    left = [p.name for p in files["tmp"].rglob("*") if p.name.startswith(".gahb-cache-") or p.name.endswith(".tmp")]
+    assert not left, left
+    assert os.path.isfile(files["folder"] / "0.png")

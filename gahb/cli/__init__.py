@@ -70,7 +70,6 @@ def main(argv=None) -> int:
         print(f"gahb: error: {exc}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, TrainingInterruptedWarning):
-        remove_empty_created()
         print(f"gahb: interrupted; {kept_work(getattr(args, 'output', None))}", file=sys.stderr)
         return 130
     except Exception as exc:

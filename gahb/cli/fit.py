@@ -99,8 +99,6 @@ def _resolve(args):
     for key, value in {**DEFAULTS, **PRESETS.get(args.preset, {})}.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
-    if args.learning_rate is None:
-        args.learning_rate = 1e-3
     if args.n_val < 0:
         raise UsageError(f"--n-val must be >= 0; got {args.n_val}.")
     check_device(args.device)
@@ -137,7 +135,8 @@ def _resume_checks(args, est):
     if not found:
         raise UsageError(f"--resume: no checkpoint in {est.checkpoint_dir}.")
     try:
-        old = DiffusionDenoiser.load(found[-1], device=args.device)
+        # with --nproc the children load it themselves: the launcher keeps no copy (nor a CUDA context)
+        old = DiffusionDenoiser.load(found[-1], device="cpu" if args.nproc > 1 else args.device)
     except ValueError as exc:
         raise UsageError(f"--resume: {exc}") from None
     if getattr(old, "_train_state", None) is None:
@@ -252,18 +251,13 @@ def run(args) -> int:
 
 def _launch(args) -> int:
     """Run this same command in ``args.nproc`` processes through ``torch.distributed.run`` (torchrun)."""
-    argv = list(getattr(args, "_argv", None) or sys.argv[1:])
-    child = []
-    skip = False
-    for a in argv:  # drop --nproc N / --nproc=N: the children are the processes
-        if skip:
-            skip = False
+    child, skip = [], False
+    for a in getattr(args, "_argv", None) or sys.argv[1:]:  # drop --nproc N (or --npr N, ...): the children are the processes
+        name = a.split("=", 1)[0]
+        if skip or (name.startswith("--np") and "--nproc".startswith(name)):
+            skip = not skip and "=" not in a
             continue
-        if a == "--nproc":
-            skip = True
-            continue
-        if not a.startswith("--nproc="):
-            child.append(a)
+        child.append(a)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}",
            "-m", "gahb", *child]
     say(args, "gahb fit: starting " + " ".join(cmd[1:]))

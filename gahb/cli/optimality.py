@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from gahb.cli._common import (
     UsageError,
     add_common_arguments,
@@ -110,6 +108,8 @@ def run(args) -> int:
 
     window, alphas, est = _resolve(args)
     if args.threads is not None:
+        import torch  # here, not at the top: every subcommand module loads when the parser is built
+
         torch.set_num_threads(int(args.threads))
     common = dict(image_size=args.image_size, n_train=args.n_train, n_test=args.n_test, estimator=est,
                   window=tuple(window), n_psnr_images=args.n_psnr_images, device=args.device, random_state=args.seed,

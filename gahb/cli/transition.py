@@ -186,7 +186,7 @@ def run(args) -> int:
         f"({cfg['lr_schedule']} schedule)\n"
         f"- sampler: h0 = {cfg['h0']}, beta = {cfg['beta']}, sigma_final = {cfg['sigma_final']}, "
         f"{cfg['n_samples']} samples per model, seed {cfg['seed']}\n"
-        f"- command: `gahb transition {' '.join(sys.argv[2:]) if len(sys.argv) > 2 else ''}`".rstrip()
+        f"- command: `gahb {' '.join(getattr(args, '_argv', None) or sys.argv[1:])}`"
     )
     res.to_report(rep)
     wall = time.perf_counter() - t_start
