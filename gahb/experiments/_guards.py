@@ -14,7 +14,7 @@ from sklearn.base import clone
 from gahb._checks import resolve_image_shape
 from gahb._utils import resolve_device
 from gahb.exceptions import NearDuplicateWarning
-from gahb.metrics import data_baseline, nearest_neighbors
+from gahb.metrics import nearest_neighbors
 
 __all__ = ["check_estimator", "check_overlap", "on_rows"]
 
@@ -35,10 +35,11 @@ def check_estimator(estimator, n_features):
         resolve_device(params["device"])
 
 
-def check_overlap(block_A, block_B, extra, threshold, remove_mean) -> list[str]:
-    """Warnings, issued before any fit, when the data would make A and B agree or the held-out PSNR look good."""
+def check_overlap(baseline, block_A, block_B, extra, threshold, remove_mean) -> list[str]:
+    """Warnings, issued before any fit, when the data would make A and B agree (``baseline``: data_baseline of
+    the two blocks) or the held-out PSNR look good."""
     msgs = []
-    base = data_baseline(block_A, block_B, remove_mean=remove_mean).median
+    base = baseline.median
     if base >= threshold:
         msgs.append(f"models A and B train on near-duplicate images: the median similarity of each A image to its "
                     f"nearest B image is {base:.3f} (>= threshold {threshold}) at N = {block_A.shape[0]}, so a high "

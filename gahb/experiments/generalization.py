@@ -240,7 +240,8 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         block_A, block_B = X[order[:n_max]], X_B[order_B[:n_max]]
         extra = X[order[n_max : n_max + n_psnr_images]]
 
-    overlap = check_overlap(block_A, block_B, extra, threshold, remove_mean)
+    baseline = data_baseline(block_A, block_B, remove_mean=remove_mean)  # the largest N's: warned on, then scored
+    overlap = check_overlap(baseline, block_A, block_B, extra, threshold, remove_mean)
 
     # Model B gets its own fit seed (estimator's random_state + 1), so A and B share neither initial weights nor
     # minibatches nor training noise: agreement of their samples then comes from the data, not from the seed.
@@ -288,7 +289,7 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         patch = dict(image_shape=image_shape, patch_size=int(patch_size or max(2, min(image_shape[1:]) // 2)),
                      threshold=threshold, remove_mean=remove_mean)
     per_size = [_score_size(int(n), block_A[:n], block_B[:n], outputs[(int(n), "A")], outputs[(int(n), "B")],
-                            threshold, remove_mean, patch) for n in sizes]
+                            threshold, remove_mean, patch, baseline if n == n_max else None) for n in sizes]
     res = GeneralizationCurve(sizes=sizes.tolist(), per_size=per_size, image_shape=image_shape,
                               sigmas=np.asarray(sigmas), epsilon=epsilon, threshold=threshold,
                               remove_mean=remove_mean, wall_seconds=wall, n_samples=int(n_samples),
@@ -357,21 +358,21 @@ def _settings(estimator, fit_seeds, n_samples, sample_seed, seed, shuffle, sigma
             "random_state": seed, "shuffle": bool(shuffle), "sigmas": sigmas, "n_psnr_images": int(n_psnr)}
 
 
-def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean, patch=None):
-    """All metrics of one size N from the two models' samples."""
+def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean, patch=None, baseline=None):
+    """All metrics of one size N from the two models' samples (``baseline``: the data baseline of these X_A
+    and X_B when it is already known)."""
     d = {"n_train": n}
     sA, sB = out_A["samples"], out_B["samples"]
     okA, okB = np.isfinite(sA).all(axis=1), np.isfinite(sB).all(axis=1)
     for role, s, Xt, ok in (("A", sA, X_A, okA), ("B", sB, X_B, okB)):
-        flags = on_rows(ok, lambda q: memorization_rate(q, Xt, rule="cosine", threshold=threshold,
-                                                         remove_mean=remove_mean, return_flags=True)[1], s, fill=False)
-        d[f"mem_cosine_{role}"] = float(flags[ok].mean()) if ok.any() else float("nan")
-        d[f"mem_ratio_{role}"] = (memorization_rate(s[ok], Xt, rule="ratio") if n >= 2 and ok.any()
-                                  else float("nan"))
         idx, sim = np.full(ok.shape, -1), np.full(ok.shape, np.nan)
         if ok.any():
             i, v = nearest_neighbors(s[ok], Xt, 1, metric="cosine", remove_mean=remove_mean)
             idx[ok], sim[ok] = i[:, 0], v[:, 0]
+        flags = ok & (np.nan_to_num(sim, nan=-np.inf) >= threshold)  # memorization_rate's cosine rule, same search
+        d[f"mem_cosine_{role}"] = float(flags[ok].mean()) if ok.any() else float("nan")
+        d[f"mem_ratio_{role}"] = (memorization_rate(s[ok], Xt, rule="ratio") if n >= 2 and ok.any()
+                                  else float("nan"))
         d[f"nearest_index_{role}"] = idx
         d[f"nearest_similarity_{role}"] = sim
         d[f"nearest_images_{role}"] = np.where(ok[:, None], Xt[np.maximum(idx, 0)], np.nan)
@@ -382,7 +383,8 @@ def _score_size(n, X_A, X_B, out_A, out_B, threshold, remove_mean, patch=None):
     d["cross_similarity_raw"] = on_rows(pair, lambda a, b: paired_cosine_similarity(a, b), sA, sB)
     d["chance_similarity"] = (mismatched_similarity(sA[pair], sB[pair], remove_mean=remove_mean)
                               if pair.sum() > 1 else np.full(1, np.nan))
-    d["data_baseline_similarity"] = data_baseline(X_A, X_B, remove_mean=remove_mean).similarity
+    d["data_baseline_similarity"] = (data_baseline(X_A, X_B, remove_mean=remove_mean) if baseline is None
+                                      else baseline).similarity
     if patch is not None:
         for role, s, Xt, ok in (("A", sA, X_A, okA), ("B", sB, X_B, okB)):
             d[f"collage_{role}"] = d[f"patch_copy_{role}"] = float("nan")
