@@ -5,6 +5,7 @@ documented order; SubspaceProjection analysed by the Jacobian tools gives eigenv
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 
 from gahb import DiffusionDenoiser
 from gahb.core.nn import build_network, init_weights_
@@ -52,7 +53,7 @@ def test_rescaling_training_keeps_homogeneity():
     res = intensity_rescaling(img, estimator=TINY, sigmas=[0.05, 0.1], n_test=8, compare_plain=False)
     m = res.models["rescaled"]
     assert m.homogeneity_error < 1e-5
-    den = TINY.set_params(rescale="uniform", image_shape=(8, 8), random_state=0).fit(img.reshape(1, -1))
+    den = clone(TINY).set_params(rescale="uniform", image_shape=(8, 8), random_state=0).fit(img.reshape(1, -1))
     y = img.reshape(1, -1) + 0.1 * np.random.default_rng(1).standard_normal((1, 64))
     for a in (0.1, 0.5, 3.0):  # f(a y) = a f(y): the rescaled training added no bias anywhere
         np.testing.assert_allclose(den.transform(a * y), a * den.transform(y), rtol=1e-5, atol=1e-7)

@@ -295,7 +295,8 @@ def disk_optimality(*, image_size=16, n_train=4000, n_test=200, estimator=None, 
     d = X.shape[1]
     by_sigma = []
     for s in spectrum_sigmas:
-        sp = adaptive_spectrum(den, X_test[0], s, random_state=seed)
+        # at the eigen-images' sigma the first test image's spectrum is already computed (same noise, index 0)
+        sp = spectra[0] if spectra and s == sigma else adaptive_spectrum(den, X_test[0], s, random_state=seed)
         lam = sp.eigenvalues
         by_sigma.append(dict(sigma=float(s), trace=float(lam.sum()), n_above_0_5=int((lam > 0.5).sum()),
                              n_above_0_1=int((lam > 0.1).sum()), mse_optimal_5dim=5 * s**2))

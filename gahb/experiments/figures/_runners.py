@@ -143,7 +143,7 @@ def _fig_transition(fig, ctx, rep):
 
         d = res[res.sizes[0]]
         inp = -20 * np.log10(res.sigmas)
-        slope = psnr_slope(inp, (d["psnr_train_A"] + d["psnr_train_B"]) / 2, (12.0, 30.0))[0]
+        slope = psnr_slope(inp, (d["psnr_train_A"] + d["psnr_train_B"]) / 2)[0]
         rows = [("train PSNR slope at the smallest N", "about 1 (memorization)", slope),
                 ("train - test gap at the smallest N (dB)", "large (no number)", s["psnr_gap_first"]),
                 ("train - test gap at the largest N (dB)", "about 0 at N = 10^5 (10^4 for the BF-CNN)",
