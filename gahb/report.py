@@ -7,17 +7,16 @@ selects a backend and never changes the backend of the user's session (a noteboo
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
 import numbers
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from gahb._files import write_all, write_atomic
 
 __all__ = ["Report", "markdown_table", "save_figure", "plot_image_grid", "subplots", "require_matplotlib",
            "to_jsonable"]
@@ -206,41 +205,6 @@ def save_figure(fig, path, dpi: int = 100) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight"))
-
-
-def write_atomic(path, write) -> Path:
-    """``write(binary file)`` into a temporary file beside ``path``, then rename it over ``path``.
-
-    A failure (disk full, Ctrl-C, a killed process) leaves ``path`` as it was, never half-written, and removes
-    the temporary file; the error propagates, naming ``path``.
-    """
-    return write_all({Path(path): write})[0]
-
-
-def write_all(writers: dict) -> list[Path]:
-    """Write several files all or nothing: each into a temporary file first, then all renamed into place.
-
-    ``writers`` maps each path to ``write(binary file)``, in the order of the renames. When any write fails
-    (a full disk fails a write, never a rename) no file is replaced and every temporary file is removed.
-    """
-    staged = []
-    try:
-        for path, write in writers.items():
-            path = Path(path)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            staged.append((tmp, path))
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    write(fh)
-            except OSError as exc:  # name the file the user knows, not the temporary one
-                raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from exc
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in staged:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-    return [path for _, path in staged]
 
 
 def plot_image_grid(images, image_shape=None, *, row_labels=None, col_labels=None, title=None,

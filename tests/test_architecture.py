@@ -34,7 +34,7 @@ def layer_of(module: str) -> str:
     if module in ("gahb", "gahb.__main__"):
         return "root" if module == "gahb" else "cli"
     sub = parts[1]
-    if sub in ("_checks", "exceptions"):  # exceptions.py imports nothing: every layer may raise its warnings
+    if sub in ("_checks", "_files", "exceptions"):  # exceptions.py imports nothing: every layer may raise its warnings
         return "base"
     if sub in ("core", "datasets", "experiments", "cli", "report"):
         return sub

@@ -170,7 +170,7 @@ def test_cache_that_cannot_be_written_only_warns(tmp_path):
     with pytest.warns(UserWarning, match="could not write the cache"):
         b = load_image_folder(folder, image_size=6, cache=tmp_path / "no-such-dir" / "c.npz")
     assert b.data.shape == (3, 36)
-    assert not list(tmp_path.glob("**/.gahb-cache-*"))
+    assert not list(tmp_path.glob("**/*.tmp"))
 
 
 # --------------------------------------------------------------------------- IDX headers

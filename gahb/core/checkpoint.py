@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from gahb._files import replacing
+
 from .distributed import World
 from .training import TrainState
 
@@ -80,18 +82,13 @@ def write_atomic(path, tensors: dict, metadata: dict) -> Path:
     from safetensors.torch import save_file
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with replacing(path) as tmp:
         try:
-            save_file(tensors, os.fspath(tmp), metadata={"gahb": json.dumps(metadata)})
+            save_file(tensors, tmp, metadata={"gahb": json.dumps(metadata)})
         except Exception as exc:  # safetensors reports I/O failures as its own error type
             raise OSError(errno.EIO, f"writing failed ({exc})", os.fspath(path)) from exc
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

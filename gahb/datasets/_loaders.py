@@ -7,19 +7,18 @@ reproducible). Nothing is ever downloaded. Folder loaders can cache their result
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import math
 import numbers
 import os
-import tempfile
 import warnings
 import zlib
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from gahb._files import write_atomic
 from gahb.datasets._common import (
     PATH,
     POSITIVE_INT,
@@ -93,16 +92,9 @@ def _read_cache(cache):
 
 def _write_cache(cache, key_str, out) -> None:
     """Atomic write (temporary file, then rename); a failure leaves no file behind and only warns."""
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(cache)), prefix=".gahb-cache-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, _key=np.array(key_str), **out)
-        os.replace(tmp, cache)
+        write_atomic(cache, lambda fh: np.savez_compressed(fh, _key=np.array(key_str), **out))
     except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
         warnings.warn(f"could not write the cache {cache!r} ({exc.strerror or exc}); the data are returned "
                       "uncached.", stacklevel=5)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
+from gahb._files import replacing
 from gahb.experiments._engines import pinned_threads, worker_device
 from gahb.metrics import psnr_curve
 
@@ -182,16 +182,8 @@ def data_digest(X) -> str:
 
 def _atomic_write(path: str, write) -> None:
     """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path`` (atomic on POSIX)."""
-    folder, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 class SweepCache:
