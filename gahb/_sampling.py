@@ -68,7 +68,8 @@ def _generators(random_state, n):
                              "is the same on every device.")
         return list(random_state), None
     if isinstance(random_state, torch.Generator):
-        seed = int(torch.randint(2**62, (1,), generator=random_state, device=random_state.device).item())
+        # below 2**32 like resolve_seed's draws, so the recorded seed is a valid random_state everywhere
+        seed = int(torch.randint(2**32, (1,), generator=random_state, device=random_state.device).item())
     else:
         seed = resolve_seed(random_state)
     return sample_generators(seed, n), seed
