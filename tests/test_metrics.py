@@ -140,7 +140,7 @@ def test_score_generalization_arrays_and_chance(rng):
     A = rng.random((32, 64))
     same = score_generalization(A, A.copy())
     assert same.median == pytest.approx(1.0) and same.q25 == pytest.approx(1.0)
-    assert abs(same.chance) < 0.3  # A_i against A_(i+1): unrelated noise images
+    assert abs(same.chance) < 0.05  # median over A_i vs A_j, j != i (992 pairs of unrelated noise images)
     other = score_generalization(A, rng.random((32, 64)))
     assert abs(other.median) < 0.3
     assert other.q25 <= other.median <= other.q75

@@ -33,10 +33,10 @@ def test_collage_of_training_patches_has_rate_one(train):
 
 
 def test_fresh_images_have_rate_zero(train):
-    fresh = make_dead_leaves(212, image_size=16, random_state=0).data[200:]  # same generator, unseen images
-    fresh = make_dead_leaves(12, image_size=16, random_state=99).data
-    res = patch_nearest_neighbors(fresh, train, image_shape=(16, 16), patch_size=8)
-    assert res.collage_rate == 0.0 and res.patch_copy_rate == 0.0
+    for fresh in (make_dead_leaves(212, image_size=16, random_state=0).data[200:],  # same generator, unseen images
+                  make_dead_leaves(12, image_size=16, random_state=99).data):  # another seed
+        res = patch_nearest_neighbors(fresh, train, image_shape=(16, 16), patch_size=8)
+        assert res.collage_rate == 0.0 and res.patch_copy_rate == 0.0
 
 
 def test_whole_copies_are_single_source_not_collages(train):

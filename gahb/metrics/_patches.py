@@ -130,8 +130,8 @@ def patch_nearest_neighbors(samples, X_train, *, image_shape, patch_size, stride
         idx, val = nearest_neighbors(S.reshape(-1, S.shape[2]), ref, 1, remove_mean=remove_mean,
                                      chunk_size=chunk_size)
         sim, src, src_pos = val[:, 0].reshape(n, P), (idx[:, 0] // P).reshape(n, P), (idx[:, 0] % P).reshape(n, P)
-    informative = (S.std(axis=2) >= min_std) & np.isfinite(S).all(axis=2)
-    copied = informative & (np.nan_to_num(sim, nan=-np.inf) >= threshold)
+    informative = S.std(axis=2) >= min_std  # the inputs are finite (checked on entry)
+    copied = informative & (sim >= threshold)
     n_inf = informative.sum(axis=1)
     frac = np.where(n_inf > 0, copied.sum(axis=1) / np.maximum(n_inf, 1), np.nan)
     n_sources = np.array([np.unique(src[i][copied[i]]).size for i in range(n)])
