@@ -11,20 +11,20 @@ The paper finds the networks close to these projections but with slower eigenval
 
 from __future__ import annotations
 
+import functools
 import numbers
 import time
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from gahb._checks import check_image_shape, resolve_seed
 from gahb.core.optimal import SubspaceProjection
-from gahb.denoiser import DiffusionDenoiser
 from gahb.experiments._optimality_reports import _curve_axes, _vec_grid
-from gahb.experiments.optimality import SLOPE_WINDOW, _curve, adaptive_spectrum
+from gahb.experiments.optimality import SLOPE_WINDOW, _curve, _principal_cosines, adaptive_spectrum
+from gahb.experiments.optimality import _estimator as _estimator_of
 from gahb.metrics import paper_sigmas
 
 __all__ = ["intensity_rescaling", "sine_cone", "sine_plane", "ManifoldDenoising"]
@@ -55,25 +55,17 @@ def sine_plane(image_shape, frequency=(0, 1)) -> np.ndarray:
     return Q.T
 
 
-def _principal_cosines(E, U):
-    """Cosines of the principal angles between span of rows E and span of orthonormal rows U, descending."""
-    Q, _ = np.linalg.qr(np.asarray(E, np.float64).T)
-    return np.clip(np.linalg.svd(Q.T @ U.T, compute_uv=False), 0.0, 1.0)
-
-
 def _analyse(den, x, U, sigma, seed, image_shape=None):
     """Spectrum of ``den`` at x + sigma z against the projection onto the rows of U."""
     sp = adaptive_spectrum(den, x, sigma, random_state=seed, image_shape=image_shape)
     k = U.shape[0]
     c = sp.coefficients
-    return Bunch(spectrum=sp, principal_cosines=_principal_cosines(sp.components[:k], U),
+    return Bunch(spectrum=sp, principal_cosines=_principal_cosines(np.asarray(sp.components[:k], np.float64).T, U.T),
                  energy_outside=float(1 - np.sum(c[:k] ** 2) / max(np.sum(c**2), 1e-300)),
                  eigenvalues=sp.eigenvalues)
 
 
-def _estimator(estimator, image_shape, seed, device, **overrides):
-    est = clone(estimator) if estimator is not None else DiffusionDenoiser(**DEFAULT_ESTIMATOR)
-    return est.set_params(image_shape=tuple(image_shape), random_state=seed, device=device, **overrides)
+_estimator = functools.partial(_estimator_of, defaults=DEFAULT_ESTIMATOR)  # the experiments' setup, BF-CNN default
 
 
 def _homogeneity(den, y, scales=(0.25, 0.5, 2.0)):

@@ -114,9 +114,10 @@ def adaptive_spectrum(denoiser, x, sigma, *, n_components=None, random_state=0, 
                  homogeneity_error=float(res.homogeneity_error[0]))
 
 
-def _estimator(estimator, image_shape, seed, device):
-    est = clone(estimator) if estimator is not None else DiffusionDenoiser(**DEFAULT_ESTIMATOR)
-    return est.set_params(image_shape=tuple(image_shape), random_state=seed, device=device)
+def _estimator(estimator, image_shape, seed, device, defaults=DEFAULT_ESTIMATOR, **overrides):
+    """A fresh copy of the user's estimator (or one with ``defaults``) set up for this experiment."""
+    est = clone(estimator) if estimator is not None else DiffusionDenoiser(**defaults)
+    return est.set_params(image_shape=tuple(image_shape), random_state=seed, device=device, **overrides)
 
 
 def _curve(den, X_test, sigmas, n_psnr_images, seed, window):
