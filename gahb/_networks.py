@@ -7,6 +7,7 @@ import warnings
 
 import torch
 
+from gahb.core.jacobian import eval_mode
 from gahb.core.nn import build_network
 from gahb.exceptions import NotBiasFreeWarning
 
@@ -44,13 +45,9 @@ def check_architecture(arch) -> None:
 
 @torch.no_grad()
 def _eval_forward(net: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
-    """``net(y)`` in eval mode (batch statistics and dropout off), leaving the module's mode as it was."""
-    training = net.training
-    net.eval()
-    try:
+    """``net(y)`` in eval mode (batch statistics and dropout off), leaving every submodule's mode as it was."""
+    with eval_mode(net):
         return net(y)
-    finally:
-        net.train(training)
 
 
 def check_output_shape(net: torch.nn.Module, y: torch.Tensor) -> None:
