@@ -38,12 +38,27 @@ def _model_id(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
+def training_rows(est, X, reset: bool = True):
+    """``(rows, image_shape)`` of training images given as rows or image-shaped arrays, checked as ``fit`` does."""
+    X, array_shape = image_rows(X, est.image_shape)
+    X = validate_data(est, X, dtype=[np.float64, np.float32], reset=reset)
+    return X, array_shape or resolve_image_shape(est.image_shape, X.shape[1])
+
+
+def train_config(est) -> TrainConfig:
+    """The torch core's training settings from the estimator's parameters."""
+    return TrainConfig(
+        max_iter=est.max_iter, batch_size=est.batch_size, learning_rate=est.learning_rate,
+        lr_schedule=est.lr_schedule, sigma_max=est.sigma_max, noise_distribution=est.noise_distribution,
+        rescale=getattr(est, "rescale", None), precision=est.precision, log_every=est.log_every,
+        checkpoint_every=est.checkpoint_every, channels_last=est.channels_last, compile=est.compile,
+    )
+
+
 def fit_denoiser(est, X, X_val=None):
     """Check everything, then train ``est`` (a DiffusionDenoiser whose parameters are validated)."""
     warm = bool(est.warm_start) and hasattr(est, "network_")
-    X, array_shape = image_rows(X, est.image_shape)
-    X = validate_data(est, X, dtype=[np.float64, np.float32], reset=not warm)
-    image_shape = array_shape or resolve_image_shape(est.image_shape, X.shape[1])
+    X, image_shape = training_rows(est, X, reset=not warm)
     world = World()
     device = _training_device(est.device, world)
     est._check_sigma_order()
@@ -64,12 +79,7 @@ def fit_denoiser(est, X, X_val=None):
     if warm and est.n_iter_ == est.max_iter:
         return est  # nothing left to do
 
-    config = TrainConfig(
-        max_iter=est.max_iter, batch_size=est.batch_size, learning_rate=est.learning_rate,
-        lr_schedule=est.lr_schedule, sigma_max=est.sigma_max, noise_distribution=est.noise_distribution,
-        rescale=getattr(est, "rescale", None), precision=est.precision, log_every=est.log_every,
-        checkpoint_every=est.checkpoint_every, channels_last=est.channels_last, compile=est.compile,
-    )
+    config = train_config(est)
     train_rows, val_rows = _split(X.shape[0], n_val, seed)
     images = host_images(X, image_shape)
     n_train = X.shape[0] - n_val

@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.utils._param_validation import validate_params
-from sklearn.utils.validation import validate_data
 
-from gahb._checks import resolve_image_shape, resolve_seed
+from gahb._checks import resolve_seed
 from gahb._networks import check_architecture, warn_if_not_bias_free
-from gahb._utils import image_rows, resolve_device
+from gahb._training import _mean_rows, train_config, training_rows
+from gahb._utils import resolve_device
 from gahb.core.batches import Batches, fits_on_device, host_images
-from gahb.core.training import TrainConfig
 from gahb.core.vectorized import train_stacked
 
 __all__ = ["fit_vectorized"]
@@ -110,9 +109,7 @@ def fit_vectorized(estimators, Xs):
     check_architecture(first.architecture)
     rows = []
     for est, X in zip(estimators, Xs):  # the checks of DiffusionDenoiser.fit, for every model before any training
-        X, array_shape = image_rows(X, est.image_shape)
-        X = validate_data(est, X, dtype=[np.float64, np.float32])
-        rows.append((X, array_shape or resolve_image_shape(est.image_shape, X.shape[1])))
+        rows.append(training_rows(est, X))
     shapes = {shape for _, shape in rows}
     if len(shapes) > 1:
         raise ValueError(f"all training sets need the same image shape; got {sorted(shapes)}.")
@@ -121,12 +118,9 @@ def fit_vectorized(estimators, Xs):
     probes = []
     for est, (X, shape), seed in zip(estimators, rows, seeds):  # each network exactly as its own fit builds it
         est.image_shape_, est.device_ = shape, device
-        est.train_mean_ = np.asarray(X.mean(axis=0), dtype=np.float64)
+        est.train_mean_ = _mean_rows(X, None)
         probes.append(est._init_network(seed))
-    config = TrainConfig(max_iter=first.max_iter, batch_size=first.batch_size, learning_rate=first.learning_rate,
-                         lr_schedule=first.lr_schedule, sigma_max=first.sigma_max,
-                         noise_distribution=first.noise_distribution, rescale=first.rescale,
-                         log_every=first.log_every)
+    config = train_config(first)  # _check_supported: precision, compile, ... at the values train_stacked runs
     data = [Batches(host_images(X, shape), device, on_device=fits_on_device(X.size * 4, device)) for X, shape in rows]
     curves = train_stacked([est.network_ for est in estimators], data, seeds, config, device)
     for est, probe, curve in zip(estimators, probes, curves):
