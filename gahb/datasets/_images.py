@@ -9,6 +9,7 @@ truncated file or one over PIL's decompression-bomb limit the same way: skipped 
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 
@@ -130,6 +131,35 @@ class SkipLog:
                              "with a warning).")
         self.skipped.append(name)
         self.reasons.append(str(reason))
+
+
+def read_images(records, box_of, size, grayscale: bool, log: SkipLog, n=None, hint: str = ""):
+    """Read ``(key, file or bytes)`` records into one float32 array in [0, 1] and the keys kept, in order.
+
+    Unreadable records go to ``log``; every image must come out with one shape (``hint`` says how). With ``n``
+    (an upper bound on the count) one buffer is filled in place: no second copy when stacking a large folder.
+    """
+    out, chunks, keys = None, [], []
+    for key, source in records:
+        try:
+            x = read_image(io.BytesIO(source) if isinstance(source, bytes) else source, box_of, size)
+        except BadImage as exc:
+            log.add(key, exc)
+            continue
+        x = x.mean(axis=2) if grayscale else x.transpose(2, 0, 1)
+        first = out.shape[1:] if out is not None else (chunks[0].shape if chunks else x.shape)
+        if x.shape != first:
+            raise ValueError(f"{key!r} gives a {x.shape} image but earlier ones gave {first}; {hint}")
+        x = np.clip(x, 0.0, 1.0)  # bicubic resizing overshoots a little
+        if n is None:
+            chunks.append(x.astype(np.float32))
+        else:
+            if out is None:
+                out = np.empty((n,) + x.shape, dtype=np.float32)
+            out[len(keys)] = x
+        keys.append(key)
+    images = out[: len(keys)] if out is not None else (np.stack(chunks) if chunks else None)
+    return images, keys
 
 
 

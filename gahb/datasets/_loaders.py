@@ -28,7 +28,7 @@ from gahb.datasets._common import (
     image_bunch,
     size_constraint,
 )
-from gahb.datasets._images import BadImage, SkipLog, list_images, read_image, warn_skipped
+from gahb.datasets._images import BadImage, SkipLog, list_images, read_image, read_images, warn_skipped
 
 __all__ = ["load_image_folder", "load_photo_tiles", "load_idx", "load_fashion_mnist"]
 
@@ -196,27 +196,14 @@ def load_image_folder(path, image_size=40, crop="celeba", grayscale=True, cache=
     size = None if image_size is None else check_size(image_size)
 
     def compute():
-        out, kept, log = None, [], SkipLog(strict)
-        for name in names:
-            try:
-                x = read_image(os.path.join(path, name), lambda w, h: _crop_box(w, h, crop), size)
-            except BadImage as exc:
-                log.add(name, exc)
-                continue
-            x = x.mean(axis=2) if grayscale else x.transpose(2, 0, 1)
-            if out is None:  # one buffer for the whole folder: no second copy when stacking
-                out = np.empty((len(names),) + x.shape, dtype=np.float32)
-            elif x.shape != out.shape[1:]:
-                raise ValueError(
-                    f"{name!r} gives a {x.shape} image but earlier files gave {out.shape[1:]}; "
-                    "pass image_size to resize every image to one size."
-                )
-            out[len(kept)] = np.clip(x, 0.0, 1.0)  # bicubic resizing overshoots a little
-            kept.append(name)
+        log = SkipLog(strict)
+        images, kept = read_images(((name, os.path.join(path, name)) for name in names),
+                                   lambda w, h: _crop_box(w, h, crop), size, grayscale, log, n=len(names),
+                                   hint="pass image_size to resize every image to one size.")
         if not kept:
             raise ValueError(f"no readable image in {os.fspath(path)!r}: all {len(names)} files failed "
                              f"(first: {names[0]!r}: {log.reasons[0]}).")
-        return {"images": out[: len(kept)], "filenames": np.array(kept), **_skipped_arrays(log)}
+        return {"images": images, "filenames": np.array(kept), **_skipped_arrays(log)}
 
     key = {"loader": "image_folder", "size": size, "crop": crop, "gray": bool(grayscale), "strict": bool(strict),
            "files": _file_key(path, names)}

@@ -7,7 +7,6 @@ Nothing is downloaded.
 
 from __future__ import annotations
 
-import io
 import numbers
 import os
 
@@ -15,7 +14,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
 from gahb.datasets._common import check_int, check_size, image_bunch
-from gahb.datasets._images import BadImage, SkipLog, list_images, read_image, warn_skipped
+from gahb.datasets._images import SkipLog, list_images, read_images, warn_skipped
 
 __all__ = ["load_lsun"]
 
@@ -114,23 +113,12 @@ def load_lsun(path, image_size=80, *, n_samples=None, crop_size=None, grayscale=
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"no data.mdb in {path!r} and {exc}") from None
         records = ((f, os.path.join(path, f)) for f in files[:n_max])
-    images, keys, log, n_read = [], [], SkipLog(strict), 0
-    for key, source in records:
-        n_read += 1
-        try:
-            x = read_image(io.BytesIO(source) if isinstance(source, bytes) else source,
-                           lambda w, h: _square_box(w, h, crop), size)
-        except BadImage as exc:
-            log.add(key, exc)
-            continue
-        x = x.mean(axis=2) if grayscale else x.transpose(2, 0, 1)
-        if images and x.shape != images[0].shape:
-            raise ValueError(f"{key!r} gives a {x.shape} image but earlier ones gave {images[0].shape}; pass "
-                             "image_size (or crop_size) so that every image has one size.")
-        images.append(x.astype(np.float32))
-        keys.append(key)
-    if not images:
+    log = SkipLog(strict)
+    images, keys = read_images(records, lambda w, h: _square_box(w, h, crop), size, grayscale, log,
+                               hint="pass image_size (or crop_size) so that every image has one size.")
+    n_read = len(keys) + len(log.skipped)
+    if not keys:
         raise ValueError(f"no readable image in {path!r}" + (f" (first: {log.skipped[0]!r}: {log.reasons[0]})."
                                                               if log.skipped else "."))
     warn_skipped(log.skipped, log.reasons, n_read)
-    return image_bunch(np.clip(np.stack(images), 0.0, 1.0), names=np.array(keys), skipped=np.array(log.skipped, str))
+    return image_bunch(images, names=np.array(keys), skipped=np.array(log.skipped, str))
