@@ -58,7 +58,7 @@ def check_data_source(args) -> None:
         raise UsageError(f"--dedup must lie in (0, 1]; got {args.dedup}.")
     try:
         if args.dataset in _NEEDS_PATH:
-            list_images(path, recursive=getattr(args, "recursive", False))
+            list_images(path, recursive=getattr(args, "recursive", False), subfolder_hint="pass --recursive")
         elif args.dataset == "fashion-mnist":
             if not os.path.isdir(path):
                 raise FileNotFoundError(f"{path!r} is not a folder")
@@ -66,8 +66,7 @@ def check_data_source(args) -> None:
                          "t10k-labels-idx1-ubyte"):
                 _find_idx(path, stem)
     except FileNotFoundError as exc:
-        msg = str(exc).replace("pass recursive=True", "pass --recursive").rstrip(".")
-        raise UsageError(f"--data-path {path}: {msg}.") from None
+        raise UsageError(f"--data-path {path}: {str(exc).rstrip('.')}.") from None
     func, size_name = _source(args.dataset)
     check_arguments(func, {size_name: "--image-size"}, **{size_name: args.image_size})
 

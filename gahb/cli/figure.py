@@ -75,10 +75,10 @@ def _check_data_path(path, figures) -> None:
     lmdb = os.path.isfile(os.path.join(path, "data.mdb"))
     try:
         if not (lmdb and kinds <= {"lsun", "lsun32"}):
-            list_images(path, recursive=kinds <= {"lsun", "lsun32"})  # LSUN exports are nested; face folders not
+            list_images(path, recursive=kinds <= {"lsun", "lsun32"},  # LSUN exports are nested; face folders not
+                        subfolder_hint="point --data-path at the folder of images")
     except FileNotFoundError as exc:
-        msg = str(exc).replace("pass recursive=True to search them", "point --data-path at the folder of images")
-        raise UsageError(f"--data-path {path}: {msg.rstrip('.')}.") from None
+        raise UsageError(f"--data-path {path}: {str(exc).rstrip('.')}.") from None
 
 
 def _status(fig) -> str:

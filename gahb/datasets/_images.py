@@ -27,11 +27,11 @@ def _is_image(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def list_images(path, recursive: bool = False) -> list[str]:
+def list_images(path, recursive: bool = False, subfolder_hint: str = "pass recursive=True to search them") -> list[str]:
     """Image file names under ``path`` (relative, ``/``-separated, sorted), or ``FileNotFoundError``.
 
     Without ``recursive`` only the folder itself is searched; when it holds no image but some of its
-    subfolders do, the message names them and suggests ``recursive=True``.
+    subfolders do, the message names them and gives ``subfolder_hint`` (a command says it in its own options).
     """
     path = os.fspath(path)
     if not os.path.isdir(path):
@@ -53,7 +53,7 @@ def list_images(path, recursive: bool = False) -> list[str]:
                       and any(_is_image(f) for _, _, fs in os.walk(os.path.join(path, d)) for f in fs))
         if subs:
             shown = ", ".join(repr(s) for s in subs[:5]) + (f" and {len(subs) - 5} more" if len(subs) > 5 else "")
-            hint = f"; its subfolders {shown} hold some: pass recursive=True to search them"
+            hint = f"; its subfolders {shown} hold some: {subfolder_hint}"
     raise FileNotFoundError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {path!r}{hint}.")
 
 
