@@ -7,13 +7,12 @@ Nothing is downloaded.
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import validate_params
 
-from gahb.datasets._common import check_int, check_size, image_bunch
+from gahb.datasets._common import PATH, POSITIVE_INT, check_size, image_bunch, size_constraint
 from gahb.datasets._images import SkipLog, list_images, read_images, warn_skipped
 
 __all__ = ["load_lsun"]
@@ -46,10 +45,10 @@ def _square_box(w, h, crop_size):
 
 @validate_params(
     {
-        "path": [str, os.PathLike],
-        "image_size": [None, Interval(numbers.Integral, 1, None, closed="left"), tuple, list],
-        "n_samples": [None, Interval(numbers.Integral, 1, None, closed="left")],
-        "crop_size": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "path": PATH,
+        "image_size": [None, *size_constraint()],
+        "n_samples": [None, *POSITIVE_INT],
+        "crop_size": [None, *POSITIVE_INT],
         "grayscale": ["boolean"],
         "strict": ["boolean"],
     },
@@ -103,8 +102,8 @@ def load_lsun(path, image_size=80, *, n_samples=None, crop_size=None, grayscale=
     if not os.path.isdir(path):
         raise FileNotFoundError(f"LSUN folder not found: {path!r}.")
     size = None if image_size is None else check_size(image_size)
-    n_max = None if n_samples is None else check_int(n_samples, "n_samples")
-    crop = None if crop_size is None else check_int(crop_size, "crop_size")
+    n_max = None if n_samples is None else int(n_samples)  # validated above
+    crop = None if crop_size is None else int(crop_size)
     if os.path.isfile(os.path.join(path, "data.mdb")):
         records = _lmdb_items(path, n_max)
     else:
