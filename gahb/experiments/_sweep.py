@@ -9,6 +9,7 @@ sweep loses only the fits in flight.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import time
@@ -58,10 +59,10 @@ def plan_groups(specs, per_group: int):
 
 
 def _sample(est, n_samples, seed):
-    try:
-        out = est.sample(n_samples, random_state=seed, return_info=True)
-    except TypeError:  # an estimator whose sample() has no return_info
+    params = inspect.signature(est.sample).parameters
+    if "return_info" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):  # a user's own
         return np.asarray(est.sample(n_samples, random_state=seed), dtype=np.float32), {}
+    out = est.sample(n_samples, random_state=seed, return_info=True)  # a TypeError inside is a real error
     if isinstance(out, tuple):
         X, info = out
         return np.asarray(X, dtype=np.float32), dict(info or {})
