@@ -43,6 +43,13 @@ def check_architecture(arch) -> None:
                         f"{type(arch).__name__}.")
 
 
+def module_dtype(f, default=torch.float32) -> torch.dtype:
+    """The floating dtype of a torch module's parameters (float64 networks are common for exactness checks);
+    ``default`` for a plain callable or a module without floating parameters."""
+    p = next(iter(f.parameters()), None) if isinstance(f, torch.nn.Module) else None
+    return p.dtype if p is not None and p.is_floating_point() else default
+
+
 @torch.no_grad()
 def _eval_forward(net: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
     """``net(y)`` in eval mode (batch statistics and dropout off), leaving every submodule's mode as it was."""

@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from gahb._checks import resolve_image_shape, resolve_seed
-from gahb._networks import call_denoiser
+from gahb._networks import call_denoiser, module_dtype
 from gahb._utils import image_rows
 from gahb.core import jacobian as jb
 from gahb.core.random import sample_generators
@@ -69,11 +69,8 @@ def _resolve_denoiser(denoiser, X, image_shape, array_shape):
         if image_shape is None and array_shape is None:
             raise ValueError("image_shape is required when denoiser is a torch callable and X holds rows.")
         shape = array_shape or resolve_image_shape(image_shape, X.shape[1])
-        device, dtype = torch.device("cpu"), torch.float32
-        if isinstance(denoiser, torch.nn.Module):
-            p = next(iter(denoiser.parameters()), None)
-            device = p.device if p is not None else device
-            dtype = p.dtype if p is not None and p.is_floating_point() else dtype
+        p = next(iter(denoiser.parameters()), None) if isinstance(denoiser, torch.nn.Module) else None
+        device, dtype = (p.device if p is not None else torch.device("cpu")), module_dtype(denoiser)
         # one probe image now, so a wrong output shape is named here rather than inside a Jacobian
         call_denoiser(denoiser, torch.full((1,) + tuple(shape), 0.5, dtype=dtype, device=device))
         return denoiser, denoiser, shape, device
@@ -255,9 +252,7 @@ class JacobianEigenbasis(TransformerMixin, BaseEstimator):
         return self
 
     def _images(self, X):
-        # the denoiser's own parameter dtype (float64 networks are common for exactness checks)
-        p = next(iter(self._f.parameters()), None) if isinstance(self._f, torch.nn.Module) else None
-        dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+        dtype = module_dtype(self._f)  # the denoiser's own parameter dtype
         # np.array copies: X may be a read-only memory map, which torch must not alias
         return torch.as_tensor(np.array(X), dtype=dtype, device=self._device).reshape((-1,) + self.image_shape_)
 

@@ -10,7 +10,7 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
 from gahb._checks import RANDOM_STATE, check_rows, resolve_image_shape, resolve_seed
-from gahb._networks import call_denoiser
+from gahb._networks import call_denoiser, module_dtype
 from gahb._utils import psnr, to_images, to_rows
 from gahb.core.random import torch_generator
 from gahb.metrics._common import POSITIVE_INT, _real
@@ -268,8 +268,7 @@ def sure(denoiser, Y, sigma, *, method="auto", n_probes=8, image_shape=None, ran
     if Y.shape[1] != d:
         raise ValueError(f"Y has {Y.shape[1]} features but the denoiser works on images of shape {shape}.")
     exact = method == "exact" or (method == "auto" and d <= 1024)
-    p = next(iter(f.parameters()), None) if isinstance(f, torch.nn.Module) else None
-    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    dtype = module_dtype(f)
     seed = resolve_seed(random_state)
     residual, div = np.empty(Y.shape[0]), np.empty(Y.shape[0])
     for i, row in enumerate(Y):
