@@ -73,3 +73,12 @@ def image_rows(X, image_shape=None):
     if image_shape is not None and check_image_shape(image_shape) != shape:
         raise ValueError(f"X holds images of shape {shape} (C, H, W) but image_shape is {tuple(image_shape)}.")
     return np.reshape(X, (X.shape[0], -1)), shape
+
+
+def fitted_rows(est, X, dtype=(np.float64, np.float32), attributes=None) -> np.ndarray:
+    """Rows of ``X`` (rows or image-shaped) checked for a fitted estimator: fitted, same features and images."""
+    from sklearn.utils.validation import check_is_fitted, validate_data
+
+    check_is_fitted(est, attributes)
+    X, _ = image_rows(X, est.image_shape_)
+    return validate_data(est, X, dtype=list(dtype) if isinstance(dtype, tuple) else dtype, reset=False)

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from gahb._checks import resolve_image_shape, resolve_seed
 from gahb._networks import call_denoiser, module_dtype
-from gahb._utils import image_rows
+from gahb._utils import fitted_rows, image_rows
 from gahb.core import jacobian as jb
 from gahb.core.random import sample_generators
 
@@ -105,10 +105,9 @@ def _noisy(X, sigma, random_state):
 
 def _check_rows(est, X, X_clean=None):
     """Validated float64 rows of ``X`` (and of ``X_clean``, same shape) for a fitted estimator."""
-    check_is_fitted(est)
-    X = validate_data(est, image_rows(X, est.image_shape_)[0], dtype=np.float64, reset=False)
+    X = fitted_rows(est, X, dtype=np.float64)
     if X_clean is not None:
-        X_clean = validate_data(est, image_rows(X_clean, est.image_shape_)[0], dtype=np.float64, reset=False)
+        X_clean = fitted_rows(est, X_clean, dtype=np.float64)
         if X_clean.shape != X.shape:
             raise ValueError(f"X_clean has shape {X_clean.shape} but X has shape {X.shape}.")
     return X, X_clean

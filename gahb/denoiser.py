@@ -10,12 +10,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from gahb._model_file import restore_estimator, write_model_file
 from gahb._networks import build_module, check_architecture, check_output_shape, warn_if_not_bias_free
 from gahb._sampling import SAMPLER_PARAMETER_CONSTRAINTS, SamplingMixin
-from gahb._utils import image_rows, psnr, to_images, to_rows
+from gahb._utils import fitted_rows, psnr, to_images, to_rows
 from gahb.core.nn import Denoiser, init_weights_
 from gahb.core.random import torch_generator
 
@@ -328,9 +328,7 @@ class DiffusionDenoiser(SamplingMixin, OneToOneFeatureMixin, TransformerMixin, B
 
     # ---------------------------------------------------------------- inference
     def _check_X(self, X):
-        check_is_fitted(self)
-        X, _ = image_rows(X, self.image_shape_)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return fitted_rows(self, X)
 
     @torch.no_grad()
     def _denoise_rows(self, X: np.ndarray, chunk: int = 256) -> np.ndarray:

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from gahb._checks import resolve_image_shape
 from gahb._sampling import SAMPLER_PARAMETER_CONSTRAINTS, SamplingMixin
-from gahb._utils import image_rows, resolve_device, to_images, to_rows
+from gahb._utils import fitted_rows, image_rows, resolve_device, to_images, to_rows
 from gahb.core.optimal import EmpiricalOptimalDenoiser
 
 __all__ = ["MemorizingDenoiser"]
@@ -151,9 +151,7 @@ class MemorizingDenoiser(SamplingMixin, TransformerMixin, BaseEstimator):
         >>> bool(np.allclose(den.transform(X + 0.01), X, atol=0.02))
         True
         """
-        check_is_fitted(self, "denoiser_")
-        X, _ = image_rows(X, self.image_shape_)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = fitted_rows(self, X, attributes="denoiser_")
         with torch.no_grad():
             out = self.denoiser_(to_images(X, self.image_shape_, self.device_))
         return to_rows(out, X.dtype)
