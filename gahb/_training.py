@@ -18,7 +18,7 @@ from gahb._checks import ensure_writable_folder, resolve_image_shape, resolve_se
 from gahb._networks import check_architecture, warn_if_not_bias_free
 from gahb._utils import image_rows, resolve_device
 from gahb.core import checkpoint as ckpt
-from gahb.core.batches import Batches, fits_on_device, host_images
+from gahb.core.batches import Batches, host_images
 from gahb.core.distributed import World, rank_seeds
 from gahb.core.random import torch_generator
 from gahb.core.training import TrainConfig, heldout_loss, new_state, prepare_model, train_loop
@@ -82,9 +82,7 @@ def fit_denoiser(est, X, X_val=None):
     config = train_config(est)
     train_rows, val_rows = _split(X.shape[0], n_val, seed)
     images = host_images(X, image_shape)
-    n_train = X.shape[0] - n_val
-    data = Batches(images, device, train_rows,
-                   on_device=fits_on_device(n_train * images[0].numel() * 4, device))
+    data = Batches(images, device, train_rows)  # on the device when it fits, else streamed (the held-out set too)
     heldout = None
     if X_val is not None or n_val:
         val = Batches(host_images(X_val, image_shape), device) if X_val is not None else Batches(images, device, val_rows)

@@ -11,7 +11,7 @@ from gahb._checks import resolve_seed
 from gahb._networks import check_architecture, warn_if_not_bias_free
 from gahb._training import _mean_rows, train_config, training_rows
 from gahb._utils import resolve_device
-from gahb.core.batches import Batches, fits_on_device, host_images
+from gahb.core.batches import Batches, host_images
 from gahb.core.vectorized import train_stacked
 
 __all__ = ["fit_vectorized"]
@@ -121,7 +121,7 @@ def fit_vectorized(estimators, Xs):
         est.train_mean_ = _mean_rows(X, None)
         probes.append(est._init_network(seed))
     config = train_config(first)  # _check_supported: precision, compile, ... at the values train_stacked runs
-    data = [Batches(host_images(X, shape), device, on_device=fits_on_device(X.size * 4, device)) for X, shape in rows]
+    data = [Batches(host_images(X, shape), device) for X, shape in rows]
     curves = train_stacked([est.network_ for est in estimators], data, seeds, config, device)
     for est, probe, curve in zip(estimators, probes, curves):
         est.loss_curve_, est.n_iter_, est.validation_scores_ = curve, first.max_iter, None

@@ -37,15 +37,18 @@ class Batches:
     """Rows ``rows`` (all when None) of ``images`` as float32 batches on ``device``.
 
     On a GPU, ``on_device=True`` copies those rows to the device once (chunk by chunk, so a float64 or
-    memory-mapped source is never converted whole on the host) and ``False`` streams each batch. On the CPU
-    batches are always gathered from the source itself: nothing is copied.
+    memory-mapped source is never converted whole on the host) and ``False`` streams each batch; ``None``
+    (the default) copies them when they fit (:func:`fits_on_device`). On the CPU batches are always gathered
+    from the source itself: nothing is copied.
     """
 
-    def __init__(self, images: torch.Tensor, device, rows: torch.Tensor | None = None, *, on_device: bool = True,
-                 chunk: int = 4096):
+    def __init__(self, images: torch.Tensor, device, rows: torch.Tensor | None = None, *,
+                 on_device: bool | None = None, chunk: int = 4096):
         self.device = torch.device(device)
         self.rows = rows
         self.n = images.shape[0] if rows is None else rows.numel()
+        if on_device is None:
+            on_device = fits_on_device(self.n * images[0].numel() * 4, self.device)
         self.host, self.data = images, None
         self._staging, self._events, self._turn = [], [], 0
         if self.device.type == "cpu":
