@@ -68,9 +68,17 @@ def write_c_alpha_report(res, output_dir):
     >>> md.name, js.name
     ('report.md', 'report.json')
     """
-    from gahb.report import Report, subplots
+    from gahb.report import Report
 
     rep = Report(output_dir, "C^alpha images: PSNR slopes and adaptive bases")
+    _fill_c_alpha(rep, res)
+    return rep.write()
+
+
+def _fill_c_alpha(rep, res) -> None:
+    """The content of :func:`write_c_alpha_report` (a figure's report reuses it under its own header)."""
+    from gahb.report import subplots
+
     lo, hi = res.window
     rep.add_text(f"Slope = least-squares fit of output vs input PSNR over input PSNR in [{lo:g}, {hi:g}] dB. "
                  f"Config: `{res.config}`.")
@@ -120,7 +128,6 @@ def write_c_alpha_report(res, output_dir):
         effective_dimension=r.spectrum.effective_dimension, asymmetry=r.spectrum.asymmetry,
         homogeneity_error=r.spectrum.homogeneity_error, shrinkage=r.shrinkage, fit_seconds=r.fit_seconds)
         for r in res.results])
-    return rep.write()
 
 
 @validate_params(_REPORT, prefer_skip_nested_validation=True)
@@ -144,9 +151,17 @@ def write_disk_report(res, output_dir):
     >>> (md.parent / "disks_eigenvectors.png").exists()
     True
     """
-    from gahb.report import Report, subplots
+    from gahb.report import Report
 
     rep = Report(output_dir, "Disks: a 5-dimensional manifold")
+    _fill_disk(rep, res)
+    return rep.write()
+
+
+def _fill_disk(rep, res) -> None:
+    """The content of :func:`write_disk_report` (a figure's report reuses it under its own header)."""
+    from gahb.report import subplots
+
     lam = res.eigenvalues
     rep.add_text(f"Top-10 Jacobian eigenvalues at sigma = {res.sigma:g} (first test image, mean and std over "
                  f"{len(lam)} test images) next to the paper's Fig. 5 (80 x 80, 10^5 disks). Config: `{res.config}`.")
@@ -180,7 +195,6 @@ def write_disk_report(res, output_dir):
                     input_psnr=c.input_psnr, output_psnr=c.output_psnr, optimal_offset=res.optimal_offset,
                     spectrum_by_sigma=res.spectrum_by_sigma, asymmetry=[s.asymmetry for s in res.spectra],
                     config=res.config, fit_seconds=res.fit_seconds)
-    return rep.write()
 
 
 @validate_params(_REPORT, prefer_skip_nested_validation=True)
@@ -205,9 +219,17 @@ def write_shuffled_report(res, output_dir):
     ...                                     tempfile.mkdtemp())[0].read_text()
     True
     """
-    from gahb.report import Report, subplots
+    from gahb.report import Report
 
     rep = Report(output_dir, "Shuffled-pixel control")
+    _fill_shuffled(rep, res)
+    return rep.write()
+
+
+def _fill_shuffled(rep, res) -> None:
+    """The content of :func:`write_shuffled_report` (a figure's report reuses it under its own header)."""
+    from gahb.report import subplots
+
     o, s = res.original, res.shuffled
     rep.add_table([dict(data=n, slope=b.curve.slope, mean_psnr=np.mean(b.curve.output_psnr),
                         trace_J=b.spectrum.effective_dimension, lambda_0=b.spectrum.eigenvalues[0],
@@ -229,4 +251,3 @@ def write_shuffled_report(res, output_dir):
         n: dict(slope=b.curve.slope, input_psnr=b.curve.input_psnr, output_psnr=b.curve.output_psnr,
                 eigenvalues=b.spectrum.eigenvalues, trace=b.spectrum.effective_dimension, fit_seconds=b.fit_seconds)
         for n, b in (("original", o), ("shuffled", s))})
-    return rep.write()

@@ -11,6 +11,7 @@ import time
 import numpy as np
 from sklearn.utils import Bunch
 
+from gahb.experiments._optimality_reports import _fill_c_alpha, _fill_disk, _fill_shuffled
 from gahb.experiments.figures._catalogue import FIGURES, PAPER_D, PAPER_FACE_EIGENVALUES, PAPER_SHUFFLED_EIGENVALUES
 from gahb.experiments.figures._configs import CONFIGS
 
@@ -107,18 +108,6 @@ def _command(number, ctx):
     return (f"gahb figure {number}" + (" --quick" if ctx.quick else "") + (" --scale paper" if ctx.scale == "paper"
             else "") + (f" --data-path {ctx.data_path}" if ctx.data_path else "") + (f" --seed {ctx.seed}" if ctx.seed
                                                                                       else ""))
-
-
-def _absorb(rep, fig, ctx, setup):
-    """Take over the report an existing experiment writer just wrote into the folder, under the figure's header."""
-    import json
-
-    prior = json.loads((rep.output_dir / "report.json").read_text())
-    md = (rep.output_dir / "report.md").read_text().split("\n", 2)[-1]
-    _header(rep, fig, ctx, setup)
-    rep.parts.append(md)
-    rep.figures.extend(prior.get("figures", []))
-    rep.data.update({k: v for k, v in prior.items() if k not in ("title", "figures", "report_seconds")})
 
 
 def _header(rep, fig, ctx, setup):
@@ -282,7 +271,7 @@ def _fig_optimality(fig, ctx, rep):
         rows = [(f"lambda_{k}", p, float(res.eigenvalues[:, k].mean())) for k, p in
                 enumerate(opt.PAPER_DISK_EIGENVALUES) if k < res.eigenvalues.shape[1]]
         rows.append(("PSNR slope (optimal 1)", "< 1", res.slope))
-        opt.write_disk_report(res, rep.output_dir)
+        fill = _fill_disk
     else:
         res = ctx.get(key, lambda: opt.c_alpha_optimality(cfg["alphas"], **common))
         keep = {16: (2, 4), 18: (3,)}.get(fig.number)
@@ -291,8 +280,9 @@ def _fig_optimality(fig, ctx, rep):
         setup = f"{cfg['image_size']}x{cfg['image_size']} C^alpha images, {cfg['n_train']} training images per alpha."
         rows = [(f"slope alpha = {r.alpha:g} (optimal {r.optimal_slope:.2f})", r.paper_slope if fig.number == 4
                  else "near optimal", r.slope) for r in res.results]
-        opt.write_c_alpha_report(res, rep.output_dir)
-    _absorb(rep, fig, ctx, setup)
+        fill = _fill_c_alpha
+    _header(rep, fig, ctx, setup)
+    fill(rep, res)  # the experiment's own report under the figure's header
     return setup, _rows(rows)
 
 
@@ -359,7 +349,7 @@ def _fig15(fig, ctx, rep):
 
 
 def _fig21(fig, ctx, rep):
-    from gahb.experiments.optimality import shuffled_control, write_shuffled_report
+    from gahb.experiments.optimality import shuffled_control
 
     res = _transition(ctx, "transition", fig.data)
     big = res.sizes[-1]
@@ -370,8 +360,8 @@ def _fig21(fig, ctx, rep):
                           estimator=ctx.estimator(cfg["estimator"]), base_model=res.estimators_[(big, "A")],
                           n_psnr_images=min(100, cfg["n_psnr_images"]), device=ctx.device, random_state=ctx.seed)
     setup = f"{res.description}; model A of N = {big} against the same training on shuffled pixels, sigma = 0.3."
-    write_shuffled_report(sh, rep.output_dir)
-    _absorb(rep, fig, ctx, setup)
+    _header(rep, fig, ctx, setup)
+    _fill_shuffled(rep, sh)
     d = side * side
     lam_s, lam_o = sh.shuffled.spectrum.eigenvalues, sh.original.spectrum.eigenvalues
     rows = [(f"shuffled lambda at k/d = {k}/{PAPER_D} (unshuffled)", v, f"{np.interp(k / PAPER_D * d, np.arange(d), lam_s):.3f}"
