@@ -231,17 +231,19 @@ class SweepCache:
             _atomic_write(sweep, lambda tmp: _write_json(tmp, {"format": _SWEEP_FORMAT, "settings": self.settings}))
         finished = {}
         for spec in specs:
-            meta = self._read_meta(spec)
-            if meta is None:
+            found = self._read(spec)
+            if found is None:
                 continue
+            meta = found[0]
             if meta.get("settings_sha256") != self.digest:
                 self._refuse(f"{spec.name} from a sweep with other settings")
             if meta.get("train_sha256") != data_digest(spec.X_fit) or meta.get("test_sha256") != data_digest(spec.X_test):
                 self._refuse(f"{spec.name} trained or tested on other images (another data set, pool or split)")
-            finished[spec.key] = meta
+            finished[spec.key] = found
         return finished
 
-    def _read_meta(self, spec):
+    def _read(self, spec):
+        """``(metadata, arrays)`` of a stored fit, read and checked once; None when absent or damaged."""
         path = self._path(spec.name + ".safetensors")
         if not os.path.exists(path):
             return None
@@ -262,14 +264,12 @@ class SweepCache:
             return None
         if not isinstance(meta, dict) or meta.get("format") != _FIT_FORMAT:
             self._refuse(f"a file {spec.name}.safetensors that gahb's sweeps did not write")
-        return meta
+        return meta, arrays
 
-    def load(self, spec, estimator=None) -> dict:
-        """The stored outputs of ``spec`` (with the model as ``estimator`` when ``estimator`` is given)."""
-        from safetensors.numpy import load_file
-
-        meta = self._read_meta(spec)
-        out = dict(load_file(self._path(spec.name + ".safetensors")))
+    def load(self, spec, found, estimator=None) -> dict:
+        """The stored outputs of ``spec`` from ``found`` (its entry of :meth:`open`), with the model as
+        ``estimator`` when ``estimator`` is given."""
+        meta, out = found[0], dict(found[1])
         for key in ("converged", "diverged"):
             if key in out:
                 out[key] = out[key].astype(bool)

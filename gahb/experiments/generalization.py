@@ -257,7 +257,7 @@ def generalization_curve(estimator, X, sizes, *, X_B=None, image_shape=None, n_s
         finished = cache.open(specs)  # raises before any training if the folder holds another sweep
         for spec in specs:
             if spec.key in finished:
-                outputs[spec.key] = cache.load(spec, estimator if keep_estimators else None)
+                outputs[spec.key] = cache.load(spec, finished[spec.key], estimator if keep_estimators else None)
     groups = plan_groups([s for s in specs if s.key not in outputs], per_group)
     common = dict(vectorize=per_group > 1, n_samples=n_samples, sample_seed=sample_seed, sigmas=sigmas,
                   n_psnr=n_psnr_images, psnr_seed=seed, keep=keep_estimators, threads=threads_per_fit, cache=cache)
