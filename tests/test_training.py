@@ -410,6 +410,7 @@ def _ddp_worker(rank, world_size, init_file, out_dir, ckpt_dir):
         save_file({k: v.contiguous() for k, v in den.network_.state_dict().items()}, f"{out_dir}/rank{rank}.st")
         with open(f"{out_dir}/rank{rank}.json", "w") as f:
             json.dump(den.loss_curve_, f)
+        dist.barrier()  # leave together: gloo aborts a rank torn down while its peer still works (as gahb fit does)
     finally:
         dist.destroy_process_group()
 
