@@ -1,7 +1,6 @@
 """Loaders never misread: bit depths, nested folders, bad files skipped (or strict), caches and IDX headers checked."""
 
 import gzip
-import os
 import struct
 import warnings
 
@@ -219,6 +218,7 @@ def test_fashion_mnist_with_wrong_dtype_is_refused(tmp_path):
         head = bytes([0, 0, 0x0D, 3]) + struct.pack(">III", 2, 28, 28)
         (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(head + arr.astype(">f4").tobytes())
         (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx_bytes(np.zeros(2)))
+    before = (tmp_path / "train-images-idx3-ubyte").read_bytes()
     with pytest.raises(ValueError, match="uint8 images"):
         load_fashion_mnist(tmp_path)
-    assert os.path.isfile(tmp_path / "train-images-idx3-ubyte")
+    assert (tmp_path / "train-images-idx3-ubyte").read_bytes() == before  # the user's file is left as it was

@@ -22,7 +22,7 @@ def _expected(rgb, side, size):
 
 
 def test_exported_tree_crop_is_exactly_the_top_left_square(tmp_path):
-    # an LSUN-export-like tree: nested folders, webp/png files, landscape and portrait images
+    # an LSUN-export-like tree: nested folders, landscape and portrait images (png: lossless, so exact)
     rgbs = {"a/0/x.png": _photo(24, 40, 0), "a/1/y.png": _photo(40, 24, 1), "b/z.png": _photo(24, 24, 2)}
     for rel, rgb in rgbs.items():
         os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
