@@ -26,8 +26,8 @@ from gahb.cli._common import (
 )
 from gahb.cli._data import add_data_arguments, check_data_source, load_pool
 
-# Measured defaults (docs/transition.md, 2026-12-07): the whole sweep took 2 min 56 s on 2 nearly idle CPU cores
-# (341 CPU seconds), memorization 1.0 / 1.0 at N = 1 and 0.969 / 0.984 at N = 10, A-vs-B median 0.964 at
+# Measured defaults (docs/transition.md, 2026-12-07): the whole sweep took 2 min 50 s on 2 nearly idle CPU cores
+# (330 CPU seconds), memorization 1.0 / 1.0 at N = 1 and 0.969 / 0.984 at N = 10, A-vs-B median 0.964 at
 # N = 10^4 (chance -0.001), PSNR gap 26.6 -> 0.14 dB. Batch 32 buys more steps per CPU second than 64, and the steps are what
 # memorization at N = 10 needs; beta 0.5 memorizes more than 1 at equal agreement at N = 10^4.
 DEFAULTS = dict(image_size=12, sizes="1,10,100,1000,10000", width=16, n_blocks=2, n_layers=21, steps=2000,
